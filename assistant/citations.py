@@ -1,0 +1,103 @@
+"""Citations that can be checked.
+
+The model writes [n] markers; everything else here is deterministic: markers
+that point at no passage are removed and counted, each cited passage gets an
+exact quote chosen from the passage (never written by the model), and the quote
+is verified against the stored page text of that document version.
+"""
+from __future__ import annotations
+
+import re
+
+from assistant import lexicon
+
+_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+def squash(text: str) -> str:
+    """Whitespace-insensitive form used for quote verification."""
+    return "".join(text.split())
+
+
+def verify(quote: str, page_text: str | None) -> bool:
+    return bool(quote.strip()) and page_text is not None and squash(quote) in squash(page_text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing markers kept attached."""
+    text = text.strip()
+    if not text:
+        return []
+    out, start = [], 0
+    for m in re.finditer(r"[.!?](?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+[A-Z0-9(\"']|\s*$)", text):
+        out.append(text[start:m.end()].strip())
+        start = m.end()
+    if text[start:].strip():
+        out.append(text[start:].strip())
+    return [s for s in out if s]
+
+
+def markers(sentence: str) -> list[int]:
+    keys: list[int] = []
+    for m in _MARKER.finditer(sentence):
+        for part in re.split(r"\s*[,;]\s*", m.group(1)):
+            k = int(part)
+            if k not in keys:
+                keys.append(k)
+    return keys
+
+
+def clean_markers(answer: str, valid: set[int]) -> tuple[str, int]:
+    """Drop markers that name no passage; return the cleaned text and how many were dropped."""
+    removed = 0
+
+    def fix(m: re.Match) -> str:
+        nonlocal removed
+        keys = [int(p) for p in re.split(r"\s*[,;]\s*", m.group(1))]
+        keep = [k for k in keys if k in valid]
+        removed += len(keys) - len(keep)
+        return "".join(f"[{k}]" for k in keep)
+
+    cleaned = _MARKER.sub(fix, answer)
+    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned)
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), removed
+
+
+def strip_markers(sentence: str) -> str:
+    return _MARKER.sub("", sentence).strip()
+
+
+def candidate_spans(text: str) -> list[str]:
+    """Quotable spans of a passage body: its lines, and the sentences of longer lines."""
+    spans: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        parts = re.split(r"(?<=[.;])\s+(?=[A-Z(])", line) if len(line.split()) > 25 else [line]
+        spans.extend(p.strip() for p in parts if len(p.split()) >= 3)
+    return spans
+
+
+def best_span(sentence: str, spans: list[str]) -> str | None:
+    """The span sharing most content words with the sentence (ties: the earlier span)."""
+    want = set(lexicon.tokens(lexicon.expand(strip_markers(sentence))))
+    best, best_score = None, 0.0
+    for span in spans:
+        have = set(lexicon.tokens(span))
+        if not have:
+            continue
+        overlap = len(want & have)
+        score = overlap / (len(have) ** 0.5)
+        if overlap and score > best_score:
+            best, best_score = span, score
+    return best
+
+
+def locate(quote: str, pages: dict[int, str]) -> int | None:
+    """The first page whose text contains the quote, whitespace-insensitively."""
+    q = squash(quote)
+    for number in sorted(pages):
+        if q and q in squash(pages[number]):
+            return number
+    return None

@@ -1,0 +1,274 @@
+"""Ingest files into the library: parse, chunk, embed what is new, then make the
+new version current in one transaction.
+
+Crash safety: vectors go into Chroma first (keyed by version and position, so a
+rerun finds them), and the document becomes visible only when the SQLite
+transaction that writes its version, pages, table rows and chunks commits. A
+killed ingest leaves the previous version current and the library queryable.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import re
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from assistant.errors import DocumentError, LibraryError
+from assistant.library import Library
+from assistant.records import ParsedDocument
+from ingest import diff as diffmod
+from ingest.chunking import chunk_document
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = {".pdf", ".md", ".markdown", ".html", ".htm", ".txt"}
+
+
+@dataclass
+class DocResult:
+    source: str
+    path: str
+    status: str  # added | updated | unchanged | failed
+    doc_id: str | None = None
+    title: str | None = None
+    version: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    variants: int = 0
+    embedded: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    diff: dict | None = None
+
+    def public(self) -> dict:
+        d = asdict(self)
+        if d["diff"] is None:
+            d.pop("diff")
+        return d
+
+
+def slugify(title: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:80] or "untitled"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[DocResult]]:
+    """Files to ingest, in a stable order, and failures for paths that cannot be taken."""
+    files: list[Path] = []
+    failed: list[DocResult] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            if not found:
+                failed.append(DocResult(source=p.name, path=str(p), status="failed",
+                                        error=f"cannot ingest {p}: the folder holds no PDF, Markdown, HTML or "
+                                              "text files; point at the folder with the guideline files"))
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            failed.append(DocResult(source=p.name, path=str(p), status="failed",
+                                    error=f"cannot ingest {p}: no such file or folder; check the path"))
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        r = f.resolve()
+        if r not in seen:
+            seen.add(r)
+            unique.append(f)
+    return unique, failed
+
+
+@contextmanager
+def ingest_lock(library: Library) -> Iterator[None]:
+    """One ingest at a time per library; readers are never blocked."""
+    lock_path = library.settings.library_dir / "ingest.lock"
+    with lock_path.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another ingest to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _year(version: str | None) -> int | None:
+    years = [int(y) for y in re.findall(r"\b(19\d\d|20\d\d)\b", version or "")]
+    return max(years) if years else None
+
+
+class Ingestor:
+    def __init__(self, library: Library, *, dry_run: bool = False, doc_id: str | None = None):
+        self.library = library
+        self.db = library.db
+        self.dry_run = dry_run
+        self.explicit_doc_id = doc_id
+        self.limits = library.settings.ingest
+        self._run_shas: dict[str, str] = {}
+
+    # -- one file ------------------------------------------------------------
+    def ingest_file(self, path: Path) -> DocResult:
+        res = DocResult(source=path.name, path=str(path), status="failed")
+        try:
+            self._ingest(path, res)
+        except DocumentError as exc:
+            res.status, res.error = "failed", str(exc)
+        except LibraryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+            log.exception("unexpected error ingesting %s", path)
+            res.status = "failed"
+            res.error = (f"cannot ingest {path}: unexpected {type(exc).__name__}: {exc}; "
+                         "report this file to the radguide maintainers")
+        return res
+
+    def _ingest(self, path: Path, res: DocResult) -> None:
+        from ingest.parse import parse_file
+
+        if path.suffix.lower() not in SUPPORTED:
+            raise DocumentError(path, f"{path.suffix or 'files without an extension'} is not a supported type",
+                                "convert it to PDF, Markdown, HTML or plain text and ingest that")
+        try:
+            size = path.stat().st_size
+            if size > self.limits.max_file_mb * 1024 * 1024:
+                raise DocumentError(path, f"the file is {size / 1e6:.0f} MB, over the {self.limits.max_file_mb} MB "
+                                          "limit", "split it or raise ingest.max_file_mb")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DocumentError(path, f"the file cannot be read ({exc.strerror})",
+                                "check its permissions and try again") from exc
+        sha = sha256_bytes(data)
+        if sha in self._run_shas:
+            res.status = "unchanged"
+            res.warnings.append(f"{path.name} is a duplicate of {self._run_shas[sha]} in this run; skipped")
+            self._fill_from_version(res, self.db.version_by_sha(sha))
+            return
+        self._run_shas[sha] = path.name
+        known = self.db.version_by_sha(sha)
+        if known is not None and known["status"] in ("current", "superseded"):
+            res.status = "unchanged"
+            self._fill_from_version(res, known)
+            if known["status"] == "superseded":
+                res.warnings.append(f"{path.name} is an older, superseded version of {known['doc_id']}; "
+                                    "the current version stays")
+            return
+
+        doc = parse_file(path, max_bytes=self.limits.max_file_mb * 1024 * 1024, max_pages=self.limits.max_pages)
+        doc.source = path.name
+        doc_id = self.explicit_doc_id or slugify(doc.title)
+        label = doc.version or f"sha256:{sha[:12]}"
+        version_id = f"{doc_id}@{sha[:12]}"
+        res.doc_id, res.title, res.version = doc_id, doc.title, label
+        res.pages, res.variants = len(doc.pages), len(doc.variants)
+        res.warnings.extend(doc.warnings)
+
+        current = self.db.current_version(doc_id)
+        older = False
+        if current is None:
+            res.status = "added"
+        else:
+            res.status = "updated"
+            res.diff = diffmod.diff_variants(self.db.variants(current["version_id"]), doc.variants)
+            new_y, cur_y = _year(doc.version), _year(current["version"])
+            if new_y is not None and cur_y is not None and new_y < cur_y:
+                older = True
+                res.warnings.append(f"{path.name} ({label}) is older than the current version "
+                                    f"({current['version']}); stored as superseded, the current version stays")
+        chunks = chunk_document(doc, version_id)
+        res.chunks = len(chunks)
+        if self.dry_run:
+            return
+        res.embedded = self._store_vectors(doc_id, version_id, chunks)
+        self._commit(doc, doc_id, version_id, label, sha, path, chunks, older)
+
+    def _fill_from_version(self, res: DocResult, row) -> None:
+        if row is None:
+            return
+        full = self.db.version(row["version_id"])
+        res.doc_id, res.title, res.version = full["doc_id"], full["title"], full["version"]
+        res.pages, res.chunks, res.variants = full["pages"], full["chunks"], full["variants"]
+
+    def _store_vectors(self, doc_id: str, version_id: str, chunks: list[dict]) -> int:
+        """Put every chunk vector in Chroma; reuse vectors of identical text. Returns how many were embedded."""
+        from llama_index.core.schema import TextNode
+
+        store = self.library.vector_store
+        collection = store.client
+        ids = [c["chunk_id"] for c in chunks]
+        present = set(collection.get(ids=ids, include=[])["ids"]) if ids else set()
+        todo = [c for c in chunks if c["chunk_id"] not in present]
+        if not todo:
+            return 0
+        hashes = sorted({c["text_hash"] for c in todo})
+        reuse: dict[str, list[float]] = {}
+        got = collection.get(where={"text_hash": {"$in": hashes}}, include=["embeddings", "metadatas"])
+        for meta, emb in zip(got["metadatas"] or [], got["embeddings"] if got["embeddings"] is not None else []):
+            reuse.setdefault(meta["text_hash"], [float(x) for x in emb])
+        need = [c for c in todo if c["text_hash"] not in reuse]
+        if need:
+            vectors = self.library.embed_model.get_text_embedding_batch([c["embed_text"] for c in need])
+            for c, v in zip(need, vectors):
+                reuse[c["text_hash"]] = v
+        nodes = [
+            TextNode(
+                id_=c["chunk_id"],
+                text=c["embed_text"],
+                embedding=reuse[c["text_hash"]],
+                metadata={"version_id": version_id, "doc_id": doc_id, "text_hash": c["text_hash"],
+                          "kind": c["kind"], "variant": c["variant"] if c["variant"] is not None else -1},
+            )
+            for c in todo
+        ]
+        store.add(nodes)
+        return len(need)
+
+    def _commit(self, doc: ParsedDocument, doc_id: str, version_id: str, label: str, sha: str, path: Path,
+                chunks: list[dict], older: bool) -> None:
+        with self.db.transaction() as conn:
+            self.db.write_version(
+                conn,
+                doc={"doc_id": doc_id, "title": doc.title, "kind": doc.kind},
+                version={"version_id": version_id, "version": label, "version_line": doc.version, "sha256": sha,
+                         "source": path.name, "source_path": str(path.resolve()), "warnings": doc.warnings},
+                pages=doc.pages, variants=doc.variants, chunks=chunks,
+            )
+            if older:
+                conn.execute("UPDATE versions SET status = 'superseded', superseded_at = ? WHERE version_id = ?",
+                             (time.time(), version_id))
+            else:
+                self.db.supersede_others(conn, doc_id, version_id)
+            self.db.bump_generation(conn)
+
+
+def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, doc_id: str | None = None,
+                 progress: bool | None = None) -> dict:
+    """Ingest files and folders; returns the JSON report."""
+    files, failed = discover([Path(p) for p in paths])
+    results: list[DocResult] = list(failed)
+    ingestor = Ingestor(library, dry_run=dry_run, doc_id=doc_id)
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm import tqdm
+
+    with ingest_lock(library):
+        for f in tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2, file=sys.stderr):
+            results.append(ingestor.ingest_file(f))
+    return report(results, dry_run=dry_run)
+
+
+def report(results: list[DocResult], dry_run: bool = False) -> dict:
+    counts = {k: sum(1 for r in results if r.status == k) for k in ("added", "updated", "unchanged", "failed")}
+    return {"documents": [r.public() for r in results], **counts, "dry_run": dry_run}
