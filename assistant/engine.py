@@ -14,7 +14,7 @@ from assistant import backends, citations, prompts
 from assistant.audit import AuditLog
 from assistant.errors import ModelError, QuestionError
 from assistant.library import Library
-from assistant.records import CATEGORIES
+from assistant.records import CATEGORIES, USUALLY_APPROPRIATE
 from assistant.retrieval import Hit, Retrieval, Retriever
 from assistant.settings import Settings
 
@@ -39,6 +39,10 @@ class Engine:
         self.retriever = Retriever(self.library)
         self._llm = llm
         self.audit = AuditLog(settings.audit_db) if settings.audit.enabled else None
+        # Load the embedding model and the vector store now, so a question's timings measure
+        # retrieval rather than start-up.
+        if self.library.db.versions():
+            self.library.embed_model, self.library.vector_store  # noqa: B018
 
     @cached_property
     def llm(self):
@@ -85,12 +89,17 @@ class Engine:
                                    "scenario": self._scenario(ev.variant_hit)}
             response["recommendations"] = self._recommendations(ev.variant_hit)
 
+        focus = None
+        if response["variant"]:
+            ua = [x["procedure"] for x in response["recommendations"] if x["category"] == USUALLY_APPROPRIATE]
+            focus = prompts.focus_text(1, response["variant"]["scenario"], ua)
         messages = prompts.build_messages(question, ev.passages, few_shot=self.settings.llm.few_shot,
-                                          reasoning=self.settings.llm.reasoning)
+                                          reasoning=self.settings.llm.reasoning, focus=focus)
         draft, first_token_ms = self._generate(messages, on_token, t0)
         timings["first_token"] = first_token_ms
         if self.settings.llm.self_check and draft.strip():
             draft, _ = self._generate(prompts.build_self_check(question, draft, ev.passages), None, t0)
+        response["raw_answer"] = draft
         answer = re.sub(r"(?s)<think>.*?</think>", "", draft).strip()
         self._cite(response, answer, ev)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -113,23 +122,29 @@ class Engine:
         return titles
 
     def _evidence(self, ret: Retrieval) -> Evidence:
+        """Passages for the model: the matched variant's table, the narrative about that variant,
+        then other clinical passages of the same document; look-alike variants and reference
+        sections stay out (a small model mixes them up)."""
         top_k = self.settings.retrieval.top_k
         top = ret.hits[0]
         variant_hit = next((h for h in ret.hits if h.kind == "variant" and h.version_id == top.version_id), None)
         chosen: list[Hit] = []
         if variant_hit is not None:
             chosen.append(variant_hit)
-            # Narrative about the same variant, then other narrative of the same document.
-            chosen += [h for h in ret.hits if h.kind != "variant" and h.version_id == variant_hit.version_id
-                       and h.variant == variant_hit.variant][:2]
-        for h in ret.hits:
+            same = [self.retriever.hit_for(r) for r in self.library.db.chunks([variant_hit.version_id])
+                    if r["kind"] == "section" and r["variant"] == variant_hit.variant]
+            chosen += same[: max(0, top_k - 2)]
+            pool = [h for h in ret.hits if h.version_id == variant_hit.version_id and h.kind == "section"
+                    and h.variant is None]
+        else:
+            pool = [h for h in ret.hits if h.kind != "reference"] or ret.hits
+        seen = {h.chunk_id for h in chosen}
+        for h in pool:
             if len(chosen) >= top_k:
                 break
-            if h in chosen:
-                continue
-            if variant_hit is not None and h.version_id == variant_hit.version_id and h.kind == "variant":
-                continue  # look-alike variants of the matched topic only confuse the model
-            chosen.append(h)
+            if h.chunk_id not in seen:
+                chosen.append(h)
+                seen.add(h.chunk_id)
         passages = [prompts.Passage(key=i + 1, header=self._header(h), body=prompts.passage_body(h.text))
                     for i, h in enumerate(chosen)]
         return Evidence(passages=passages, hits=chosen, variant_hit=variant_hit)

@@ -12,7 +12,7 @@ from assistant.store import LibraryDB
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = "1"  # bump when chunking changes what is embedded
+CHUNKER_VERSION = "2"  # bump when chunking changes what is embedded
 
 
 class Library:

@@ -156,6 +156,10 @@ class Retriever:
         # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cos.
         return [(nid, 1.0 + math.log(max(sim, 1e-12))) for nid, sim in zip(res.ids or [], res.similarities or [])]
 
+    def hit_for(self, row) -> Hit:
+        """A Hit for a chunk row taken straight from the library (not ranked)."""
+        return self._hit(row, 0.0, 0.0, {})
+
     @staticmethod
     def _hit(row, score: float, bm25: float, info: dict) -> Hit:
         import json

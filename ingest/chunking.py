@@ -13,7 +13,6 @@ import re
 from assistant.records import CATEGORIES, ParsedDocument, ProcedureRow, Section, Variant
 from assistant.store import text_hash
 
-CHUNKER_VERSION = "1"
 MAX_WORDS = 170  # ~230 word pieces: stays inside MiniLM's 256-token window
 
 
@@ -48,9 +47,34 @@ def variant_chunk(doc: ParsedDocument, v: Variant) -> dict:
     }
 
 
+_LABEL = re.compile(r"^([A-Z]|\d{1,2}|[ivx]{1,4})[.)]$")
+_BULLET = re.compile(r"^(\W\s|[-*•]\s*|\d{1,2}[.)]\s|[A-Z][.)]\s|Variant\s+\d)")
+
+
+def reflow(text: str) -> str:
+    """Join lines that a PDF wrapped mid-sentence; keep paragraph, bullet and heading breaks."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        lines: list[str] = []
+        for raw in para.split("\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            if lines and _LABEL.match(lines[-1]):
+                lines[-1] += " " + line  # "A." on its own line labels the next one
+            elif (not lines or _BULLET.match(line) or re.search(r"[.:;!?)]$", lines[-1]) is None
+                  and len(lines[-1].split()) <= 8 and not line[:1].islower()):
+                lines.append(line)  # a new item, or the line after a heading-like short line
+            else:
+                lines[-1] += " " + line
+        if lines:
+            out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 def _windows(text: str, max_words: int = MAX_WORDS) -> list[str]:
     """Split text into pieces of whole paragraphs (or sentences) of at most max_words."""
-    paras = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paras = [p.strip() for p in re.split(r"\n\s*\n", reflow(text)) if p.strip()]
     units: list[str] = []
     for p in paras:
         if len(p.split()) <= max_words:
@@ -77,21 +101,51 @@ def _windows(text: str, max_words: int = MAX_WORDS) -> list[str]:
     return out
 
 
+# Sections that explain the format rather than the clinical content: kept searchable,
+# but never offered to the model as evidence for a clinical answer.
+REFERENCE_SECTION = re.compile(
+    r"(?i)^(references?|bibliography|appropriateness category names|relative radiation level|"
+    r"supporting documents?|disclaimer|acknowledg|abbreviations|panel members|methodology)")
+_VARIANT_LINE = re.compile(r"^\W{0,3}\s*Variant\s+(\d+)\b", re.M)
+
+
+def _per_variant(text: str) -> list[tuple[int | None, str]]:
+    """Split a section whose paragraphs or bullets are headed "Variant N" (e.g. a summary of
+    recommendations) into one piece per variant; other text stays as one piece."""
+    marks = list(_VARIANT_LINE.finditer(text))
+    if len(marks) < 2:
+        return [(None, text)]
+    pieces: list[tuple[int | None, str]] = []
+    if text[: marks[0].start()].strip():
+        pieces.append((None, text[: marks[0].start()].strip()))
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        pieces.append((int(m.group(1)), text[m.start(): nxt.start() if nxt else len(text)].strip()))
+    return pieces
+
+
 def section_chunks(doc: ParsedDocument, s: Section) -> list[dict]:
     path = " > ".join(s.path or [s.heading])
+    kind = "reference" if REFERENCE_SECTION.search(s.heading) else "section"
+    pieces = [(s.variant, s.text)] if s.variant is not None else _per_variant(s.text)
     out = []
-    for piece in _windows(s.text):
-        out.append({
-            "kind": "section",
-            "text": f"{doc.title} — {path}\n{piece}",
-            "embed_text": f"{doc.title}. {path}. {piece}",
-            "section": s.heading,
-            "heading_path": list(s.path or [s.heading]),
-            "variant": s.variant,
-            "page_start": s.page_start,
-            "page_end": s.page_end,
-        })
+    for variant, text in pieces:
+        for piece in _windows(text):
+            out.append(_section_chunk(doc, s, path, kind, variant, piece))
     return out
+
+
+def _section_chunk(doc: ParsedDocument, s: Section, path: str, kind: str, variant: int | None,
+                   piece: str) -> dict:
+    return {
+        "kind": kind,
+        "text": f"{doc.title} — {path}\n{piece}",
+        "embed_text": f"{doc.title}. {path}. {piece}",
+        "section": s.heading,
+        "heading_path": list(s.path or [s.heading]),
+        "variant": variant,
+        "page_start": s.page_start,
+        "page_end": s.page_end,
+    }
 
 
 def chunk_document(doc: ParsedDocument, version_id: str) -> list[dict]:
