@@ -58,6 +58,7 @@ class _BM25Index:
     def __init__(self, rows: list, generation: int, key: tuple):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self.generation, self.key = generation, key
         self.rows = rows
         corpus = [lexicon.tokens(r["text"]) for r in rows]
