@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
 
-from assistant import backends, citations, prompts
+from assistant import backends, citations, lexicon, prompts
 from assistant.audit import AuditLog
 from assistant.errors import ModelError, QuestionError
 from assistant.library import Library
@@ -70,7 +70,8 @@ class Engine:
             "variant": None, "model": self.model_label, "timings_ms": timings,
             "removed_markers": 0, "unsupported_sentences": [], "closest_topics": [], "library_versions":
                 len(ret.version_ids), "gate": {"best_dense": round(ret.best_dense, 3),
-                                               "best_bm25": round(ret.best_bm25, 3)},
+                                               "coverage": round(ret.coverage, 3),
+                                               "out_of_scope": lexicon.out_of_scope(question)},
         }
         covered = self._covered(ret)
         response["gate"]["covered"] = covered
@@ -108,8 +109,13 @@ class Engine:
 
     # ------------------------------------------------------------------
     def _covered(self, ret: Retrieval) -> bool:
+        """Does the library cover the question? Calibrated on corpora/sample/eval.jsonl (README)."""
         cfg = self.settings.retrieval
-        return bool(ret.hits) and ret.best_dense >= cfg.min_dense_score and ret.best_bm25 >= cfg.min_bm25_score
+        if not ret.hits or lexicon.out_of_scope(ret.question):
+            return False
+        if ret.coverage < cfg.min_coverage or ret.best_dense < cfg.min_dense_score:
+            return False
+        return ret.coverage >= cfg.confident_coverage or ret.best_dense >= cfg.confident_dense_score
 
     @staticmethod
     def _closest_topics(ret: Retrieval, n: int = 2) -> list[str]:

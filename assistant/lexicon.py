@@ -44,7 +44,32 @@ ABBREVIATIONS: dict[str, str] = {
     "worst": "worst sudden severe", "ed": "emergency department", "er": "emergency department",
     "ddimer": "d-dimer", "d-dimer": "d-dimer", "wells": "wells pretest probability",
     "gross": "gross visible", "microscopic": "microscopic", "brca": "brca high risk genetic",
-    "afib": "atrial fibrillation", "mets": "metastases", "ca": "cancer", "bx": "biopsy",
+    "afib": "atrial fibrillation", "mets": "metastases", "met": "metastases", "ca": "cancer", "bx": "biopsy",
+    "ces": "cauda equina syndrome", "ivdu": "intravenous drug use infection", "ivda": "intravenous drug use infection",
+    "lkw": "last known well", "lvo": "large vessel occlusion stroke", "ptx": "pneumothorax", "trop": "troponin",
+    "cad": "coronary artery disease", "fhx": "family history", "fh": "family history", "fx": "fracture",
+    "fxs": "fracture", "iih": "idiopathic intracranial hypertension papilledema", "stemi": "myocardial infarction "
+    "acute coronary syndrome elevated troponin", "nstemi": "myocardial infarction acute coronary syndrome elevated "
+    "troponin", "appy": "appendicitis", "appendix": "appendix appendicitis", "dz": "disease",
+    "ams": "altered mental status", "bilat": "bilateral", "b/l": "bilateral", "neg": "negative", "pos": "positive",
+    "nl": "normal", "wnl": "normal", "abnl": "abnormal", "s/p": "after history", "sp": "after history",
+    "hpi": "history", "yo": "years old", "y/o": "years old", "wk": "weeks", "wks": "weeks", "hr": "hours",
+    "hrs": "hours", "h": "hours", "mo": "months", "mos": "months", "avg": "average", "hi-risk": "high risk",
+    "ct": "ct", "mri": "mri", "dwi": "diffusion mri", "ekg": "ecg", "ecg": "ecg", "wbc": "white blood cell leukocytosis",
+    "fell": "fall trauma", "fall": "fall trauma", "falls": "fall trauma", "mvc": "motor vehicle collision trauma",
+    "hit": "trauma", "struck": "trauma", "injury": "injury trauma", "injured": "injury trauma",
+    "xrays": "radiography radiographs", "radiograph": "radiography radiographs", "retear": "tear recurrent repair",
+    "recurrent": "recurrent", "hodgkin": "lymphoma chest irradiation radiation", "mantle": "chest irradiation radiation",
+    "sciatica": "radiculopathy", "nsaids": "medical management", "nsaid": "medical management",
+    "pt/nsaids": "medical management", "physio": "medical management", "tenderness": "pain", "tender": "pain",
+    "osteochondritis": "osteochondritis dissecans", "ocd": "osteochondritis dissecans", "hemiparesis": "focal neurologic deficit stroke",
+    "hemiplegia": "focal neurologic deficit stroke", "aphasia": "focal neurologic deficit stroke",
+    "weakness": "weakness deficit", "tachycardic": "tachycardia", "hypoxic": "hypoxia", "smoker": "smoking",
+    "microhematuria": "microscopic hematuria", "hematuria": "hematuria", "papilledema": "papilledema optic disc edema",
+    "hiv": "hiv immunosuppression", "aids": "immunosuppression", "immunocompromised": "immunosuppression",
+    "transplant": "immunosuppression", "chemo": "chemotherapy cancer immunosuppression",
+    "elevated": "elevated positive", "raised": "elevated positive",
+    "pcs": "post concussion", "concussion": "concussion mild head trauma", "gravida": "pregnant",
 }
 CASE_SENSITIVE = {"US": "us ultrasound", "PE": "pulmonary embolism", "CT": "ct", "MS": "multiple sclerosis"}
 
@@ -66,7 +91,7 @@ QUALIFIERS: dict[str, str] = {
     "adult": r"\badults?\b",
     "older": r"\bolder adult|\belderly|\bage(d)? ?(≥|>=|>|over|older than) ?(50|55|60|65|70)|\b(6[5-9]|[7-9]\d)[ -]?(yo|y/o|years?)",
     "followup": r"\bfollow-?up|\bsurveillance|\bpost-?treatment|\bafter treatment",
-    "next": r"\bnext imaging|\bafter (a )?(negative|normal|nondiagnostic|inconclusive|equivocal)|\b(negative|normal|nondiagnostic|inconclusive|equivocal|indeterminate) (initial )?(radiograph|us|ultrasound|ct|imaging|x-?ray)",
+    "next": r"\bnext (imaging|study|step|test|scan)|\bwhat next\b|\bnext\?|\bafter (a |an )?(negative|normal|nondiagnostic|inconclusive|equivocal)|\b(negative|normal|nondiagnostic|non-diagnostic|inconclusive|equivocal|indeterminate)\b|\bnot (seen|visuali[sz]ed)\b|\bfailed\b|\bfurther imaging|\bshow(s|ed)? (osteoarthritis|degenerative)|\bon (x-?ray|radiograph)",
     "high_risk": r"\bhigh(er)?[ -](pretest|risk|probability|clinical probability)|\bwells (score )?(high|>|greater)|\bpe likely",
     "low_risk": r"\blow[ -](pretest|risk|probability|clinical probability)|\bpe unlikely|\bwells (score )?(low|<)|\bnegative d-?dimer",
     "intermediate": r"\bintermediate[ -](pretest|risk|probability)",
@@ -109,6 +134,12 @@ def expand(text: str) -> str:
             extra.append("pregnant pregnancy")
     if re.search(r"\bG\d+\s*P\d+", text):
         extra.append("pregnant pregnancy")
+    # Clinical decision rules (Canadian CT head, PECARN, NEXUS, Ottawa, Wells/PERC) speak of
+    # "positive"/"negative"; guideline scenarios say imaging is or is not indicated.
+    if re.search(r"\brules?\s*(?:is\s*)?(positive|\+|met)\b|\bmeets? (the )?(\w+ )?(criteria|rule)", text, re.I):
+        extra.append("imaging indicated by clinical decision rules")
+    if re.search(r"\brules?\s*(?:is\s*)?(negative|-|not met)|\bdoes not meet (the )?(\w+ )?(criteria|rule)", text, re.I):
+        extra.append("imaging not indicated by clinical decision rules")
     # "?appendicitis" and "query appendicitis" mean suspected appendicitis.
     text = re.sub(r"\?\s*(?=\w)", " suspected ", text)
     text = re.sub(r"\b(query|possible|likely|concern for|worried about|rule out)\b", " suspected ", text, flags=re.I)
@@ -125,23 +156,77 @@ def expand(text: str) -> str:
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def tokens(text: str, *, drop_stopwords: bool = True) -> list[str]:
-    """Stemmed lowercase word tokens for BM25."""
+NEGATIONS = {"not", "no", "non", "without"}
+
+
+def tokens(text: str, *, drop_stopwords: bool = True, keep_negation: bool = False) -> list[str]:
+    """Stemmed lowercase word tokens for BM25 (negations kept when asked: "not indicated" differs)."""
     words = _WORD.findall(text.lower())
     if drop_stopwords:
-        words = [w for w in words if w not in STOPWORDS]
+        words = [w for w in words if w not in STOPWORDS or (keep_negation and w in NEGATIONS)]
     return _stemmer.stemWords(words)
 
 
+def content_groups(question: str) -> list[set[str]]:
+    """Each content word of the question with its expansion, as stems: the words the library must
+    know for the question to be covered. Numbers, ages and stopwords carry no topic."""
+    groups: list[set[str]] = []
+    for tok in re.findall(r"[A-Za-z0-9]+(?:[/-][A-Za-z0-9]+)*", question):
+        low = tok.lower()
+        if low in STOPWORDS or any(ch.isdigit() for ch in low) or len(low) < 2 or low in GENERIC:
+            continue
+        words = [low] + (ABBREVIATIONS.get(low, "") or CASE_SENSITIVE.get(tok, "")).split()
+        stems = set(tokens(" ".join(words)))
+        if stems:
+            groups.append(stems)
+    return groups
+
+
+# Words that ask about imaging in general without naming a topic.
+GENERIC = set("""suspected suspect new known history hx pain acute chronic adult child woman man male female
+    year years old yo age aged weeks week hours month months day days ago since after before next initial
+    further then also still non just like ok okay yes thanks thank which whats what's skip""".split())
+
+
+_NEGATION = re.compile(r"(?:\bnot|\bno|\bnon|\bwithout|\bnegative for)[\s-]+$")
+
+
 def qualifiers(text: str) -> set[str]:
+    """Qualifier groups a text states; a negated one ("Not pregnant", "non-pregnant") as "not_<group>"."""
     low = text.lower()
-    return {name for name, pat in QUALIFIERS.items() if re.search(pat, low)}
+    found: set[str] = set()
+    for name, pat in QUALIFIERS.items():
+        for m in re.finditer(pat, low):
+            negated = bool(_NEGATION.search(low[max(0, m.start() - 14):m.start()]))
+            found.add(f"not_{name}" if negated else name)
+    return found
 
 
 def qualifier_score(question_q: set[str], scenario: str) -> float:
     """How well a variant's scenario fits the question's qualifiers (higher is better)."""
     sq = qualifiers(scenario)
-    score = float(len(question_q & sq))
-    score -= sum(1.0 for g in sq & DISCRIMINATING if g not in question_q)
-    score -= sum(1.5 for a in question_q for b in sq if (a, b) in CONFLICTS)
+    if {"adult", "child"} <= sq:  # "Adult or child ...": the scenario does not depend on age group
+        sq -= {"adult", "child"}
+    qq = set(question_q)
+    if "not_pregnant" in qq:
+        qq.discard("pregnant")
+    score = float(len(qq & sq))
+    score -= sum(1.0 for g in sq & DISCRIMINATING if g not in qq)
+    score -= sum(1.5 for a in qq for b in sq if (a, b) in CONFLICTS)
+    score -= sum(1.5 for g in qq if f"not_{g}" in sq)  # question pregnant, scenario "Not pregnant"
+    score -= sum(1.5 for g in sq if g.startswith("not_") and g[4:] in qq)
     return score
+
+
+# Questions radguide must not answer whatever the retrieval says: medication dosing and
+# administrative codes are outside imaging appropriateness guidelines.
+_OUT_OF_SCOPE = re.compile(
+    r"\b(doses?|dosing|dosage|mg/kg|mg|mcg|regimens?|premedicat\w*|prescri\w+|titrat\w*|cpt|icd-?1[01]|"
+    r"billing|bill|reimburs\w*|insurance|prior auth\w*)\b", re.I)
+
+
+def out_of_scope(question: str) -> bool:
+    """Dosing and billing questions; radiation dose is in scope (guidelines give radiation levels)."""
+    if re.search(r"\bradiation\b|\bmsv\b|\brrl\b|\bexposure\b|\bcontrast dose", question, re.I):
+        return False
+    return bool(_OUT_OF_SCOPE.search(question))

@@ -74,8 +74,14 @@ REDACTED = "[instruction-like text removed]"
 
 def neutralise(text: str) -> str:
     """Replace sentences that try to instruct the assistant."""
-    parts = re.split(r"(?<=[.!?])\s+|\n", text)
-    return "\n".join(REDACTED if INJECTION.search(p) else p for p in parts if p.strip())
+    def fix(m: re.Match) -> str:
+        s = m.group(0)
+        return s[: len(s) - len(s.lstrip())] + REDACTED if INJECTION.search(s) else s
+
+    return _SENTENCE.sub(fix, text)
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 
 def render_passages(passages: list[Passage]) -> str:

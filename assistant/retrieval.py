@@ -52,6 +52,8 @@ class Retrieval:
     best_dense: float
     ms: float
     version_ids: list[str] = field(default_factory=list)
+    coverage: float = 0.0  # share of the question's content words the leading document knows
+    variant_scores: list = field(default_factory=list)
 
 
 class _BM25Index:
@@ -62,6 +64,9 @@ class _BM25Index:
         self.generation, self.key = generation, key
         self.rows = rows
         corpus = [lexicon.tokens(r["text"]) for r in rows]
+        self.vocab: dict[str, set[str]] = {}
+        for r, toks in zip(rows, corpus):
+            self.vocab.setdefault(r["version_id"], set()).update(toks)
         self.empty = not any(corpus)
         self.model = bm25s.BM25()
         if not self.empty:
@@ -109,7 +114,9 @@ class Retriever:
 
         bm = index.scores(qtokens)
         bm_order = [int(i) for i in np.argsort(-bm, kind="stable")[: cfg.candidates] if bm[i] > 0]
-        dense = self._dense(question, version_ids, cfg.candidates)
+        # The expanded question: MiniLM does not know "CES" or "RLQ", it knows their words.
+        qemb, dense = self._dense(expanded, version_ids, cfg.candidates)
+        dense_cos = dict(dense)
         by_id = {r["chunk_id"]: i for i, r in enumerate(rows)}
 
         fused: dict[int, float] = {}
@@ -125,23 +132,57 @@ class Retriever:
             info = hit_info.setdefault(i, {})
             info["dense_rank"] = rank + 1
             info["dense"] = cos
-        ordered = sorted(fused, key=lambda i: -fused[i])
-        if ordered:
-            # Every variant of the leading document competes, even ones neither ranker surfaced:
-            # look-alike scenarios differ by a word or two and can fall out of the candidate lists.
-            top_vid = rows[ordered[0]]["version_id"]
-            ordered += [i for i, r in enumerate(rows)
-                        if r["version_id"] == top_vid and r["kind"] == "variant" and i not in fused]
-        hits = [self._hit(rows[i], fused.get(i, 0.0), float(bm[i]), hit_info.get(i, {})) for i in ordered]
-        hits = self._variant_aware(hits, lexicon.qualifiers(expanded))
+        if not fused:
+            return Retrieval(question, expanded, [], float(bm.max()), 0.0, (time.perf_counter() - t0) * 1000,
+                             version_ids)
+        # Documents by the sum of their three best chunks: a topic whose table and narrative both
+        # match beats one lucky chunk of another topic.
+        per_doc: dict[str, list[float]] = {}
+        for i, sc in fused.items():
+            per_doc.setdefault(rows[i]["version_id"], []).append(sc)
+        doc_score = {v: sum(sorted(xs, reverse=True)[:3]) for v, xs in per_doc.items()}
+        top_vid = max(doc_score, key=lambda v: doc_score[v])
+        ordered = sorted(fused, key=lambda i: (-doc_score[rows[i]["version_id"]], -fused[i]))
+        hits = [self._hit(rows[i], fused[i], float(bm[i]), hit_info.get(i, {})) for i in ordered]
+        ranked = self._rank_top_variants(question, expanded, rows, top_vid, qemb, dense_cos)
+        if ranked:
+            by_vnum = {r["variant"]: i for i, r in enumerate(rows)
+                       if r["version_id"] == top_vid and r["kind"] == "variant"}
+            lead = [self._hit(rows[by_vnum[v.number]], fused.get(by_vnum[v.number], 0.0),
+                              float(bm[by_vnum[v.number]]), hit_info.get(by_vnum[v.number], {})) for v in ranked]
+            for h, v in zip(lead, ranked):
+                h.qualifier, h.dense = v.score, v.dense
+            lead_ids = {h.chunk_id for h in lead}
+            hits = lead[:1] + [h for h in hits if h.chunk_id not in lead_ids] + lead[1:]
+        groups = lexicon.content_groups(question)
+        vocab = index.vocab.get(top_vid, set())
+        coverage = sum(1 for g in groups if g & vocab) / len(groups) if groups else 0.0
         best_dense = max((h.dense for h in hits), default=0.0)
         best_bm25 = float(bm.max()) if len(bm) else 0.0
         return Retrieval(question, expanded, hits[: max(top_k, 1) * 3], best_bm25, best_dense,
-                         (time.perf_counter() - t0) * 1000, version_ids)
+                         (time.perf_counter() - t0) * 1000, version_ids, coverage, ranked)
 
-    def _dense(self, question: str, version_ids: list[str], k: int) -> list[tuple[str, float]]:
-        if not version_ids:
+    def _rank_top_variants(self, question, expanded, rows, top_vid, qemb, dense_cos):
+        from assistant.variants import rank_variants
+
+        vrows = [r for r in rows if r["version_id"] == top_vid and r["kind"] == "variant"]
+        if not vrows:
             return []
+        scenarios = {r["variant"]: r["text"].split("\n", 1)[0].split(": ", 1)[-1] for r in vrows}
+        missing = [r["chunk_id"] for r in vrows if r["chunk_id"] not in dense_cos]
+        if missing and qemb is not None:
+            got = self.library.vector_store.client.get(ids=missing, include=["embeddings"])
+            q = np.asarray(qemb)
+            for cid, emb in zip(got["ids"], got["embeddings"]):
+                e = np.asarray(emb)
+                dense_cos[cid] = float(q @ e / (np.linalg.norm(q) * np.linalg.norm(e) or 1.0))
+        dense = {r["variant"]: dense_cos.get(r["chunk_id"], 0.0) for r in vrows}
+        return rank_variants(question, expanded, scenarios, dense)
+
+    def _dense(self, question: str, version_ids: list[str], k: int):
+        """The question's embedding and the k nearest chunks as (chunk id, cosine)."""
+        if not version_ids:
+            return None, []
         from llama_index.core.vector_stores.types import (
             FilterOperator,
             MetadataFilter,
@@ -155,7 +196,8 @@ class Retriever:
         res = self.library.vector_store.query(VectorStoreQuery(query_embedding=emb, similarity_top_k=k,
                                                                filters=filters))
         # ChromaVectorStore reports exp(-distance); in cosine space distance = 1 - cos.
-        return [(nid, 1.0 + math.log(max(sim, 1e-12))) for nid, sim in zip(res.ids or [], res.similarities or [])]
+        return emb, [(nid, 1.0 + math.log(max(sim, 1e-12)))
+                     for nid, sim in zip(res.ids or [], res.similarities or [])]
 
     def hit_for(self, row) -> Hit:
         """A Hit for a chunk row taken straight from the library (not ranked)."""
@@ -172,25 +214,3 @@ class Retriever:
             page_start=row["page_start"], page_end=row["page_end"], score=score, bm25=bm25,
             dense=info.get("dense", 0.0), bm25_rank=info.get("bm25_rank"), dense_rank=info.get("dense_rank"),
         )
-
-    @staticmethod
-    def _variant_aware(hits: list[Hit], question_q: set[str]) -> list[Hit]:
-        """Within each document, reorder its variant chunks by how well the scenario fits the question.
-
-        Document-level order stays as fused; only which variant of a document comes first changes, so
-        "pregnant" lands on the pregnancy variant rather than its look-alike neighbour.
-        """
-        for h in hits:
-            if h.kind == "variant":
-                scenario = h.text.split("\n", 1)[0]
-                h.qualifier = lexicon.qualifier_score(question_q, scenario)
-        slots: dict[str, list[int]] = {}
-        for pos, h in enumerate(hits):
-            if h.kind == "variant":
-                slots.setdefault(h.version_id, []).append(pos)
-        out = list(hits)
-        for positions in slots.values():
-            group = sorted((hits[p] for p in positions), key=lambda h: (-h.qualifier, -h.score))
-            for p, h in zip(positions, group):
-                out[p] = h
-        return out

@@ -105,14 +105,15 @@ class RetrievalSettings(Section):
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in reciprocal rank fusion.")
     rrf_k: int = Field(60, description="Rank constant of reciprocal rank fusion.")
     min_dense_score: float = Field(
-        0.35,
-        description="Evidence gate: cosine similarity the best passage must reach for the "
-        "library to count as covering the question.",
-    )
-    min_bm25_score: float = Field(
-        2.0,
-        description="Evidence gate: BM25 score (on content words) the best passage must reach.",
-    )
+        0.45, description="Evidence gate: cosine similarity the best passage must reach at least.")
+    min_coverage: float = Field(
+        0.5, description="Evidence gate: share of the question's content words (with their expansions) that "
+        "the leading document must contain at least.")
+    confident_dense_score: float = Field(
+        0.6, description="Evidence gate: above min_coverage but below confident_coverage, the best passage "
+        "must reach this cosine similarity.")
+    confident_coverage: float = Field(
+        0.75, description="Evidence gate: coverage at which min_dense_score alone suffices.")
     include_superseded: bool = Field(
         False, description="Search superseded document versions too."
     )

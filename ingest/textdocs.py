@@ -73,6 +73,7 @@ def parse_markdown(source: str, text: str, *, title: str | None = None) -> Parse
     path: list[tuple[int, str]] = []
     body: list[str] = []
     heading: str | None = None
+    top_heading: tuple[int, str] | None = None  # the shallowest, earliest heading names the document
 
     def flush() -> None:
         content = "\n".join(clean_inline(b) for b in body if b.strip()).strip()
@@ -86,13 +87,15 @@ def parse_markdown(source: str, text: str, *, title: str | None = None) -> Parse
         if hm and len(hm.group(2)) <= 150 and clean_inline(hm.group(2)):
             flush()
             level, heading = len(hm.group(1)), clean_inline(hm.group(2))
+            if top_heading is None or level < top_heading[0]:
+                top_heading = (level, heading)
             path = [(lv, h) for lv, h in path if lv < level] + [(level, heading)]
             body = []
         else:
             body.append(line)
     flush()
     if not title:
-        title = next((s.heading for s in sections), None)
+        title = top_heading[1] if top_heading else None
     full = "\n".join(clean_inline(x) for x in lines if x.strip())
     return ParsedDocument(source=source, title=_title(title, source), version=None, kind="guideline",
                           pages=[Page(0, full)], sections=sections, recommendations=recs)

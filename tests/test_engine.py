@@ -98,7 +98,8 @@ def test_planted_injection_is_neutralised_before_the_model(sample_copy, tmp_path
     engine, llm = _engine(sample_copy, "Noncontrast CT or MRI is preferred [1].")
     rep = ingest_paths(engine.library, [doc], progress=False)
     assert rep["added"] == 1
-    r = engine.ask("iodinated contrast allergy, abdomen imaging: which imaging?")
+    assert rep["documents"][0]["doc_id"] == "contrast-reaction-protocol"
+    r = engine.ask("iodinated contrast allergy, abdomen imaging: which imaging?", doc_ids=["contrast-reaction-protocol"])
     assert r["refused"] is False
     prompt = llm.prompts[0]
     assert "noncontrast CT or MRI" in prompt
