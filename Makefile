@@ -38,7 +38,6 @@ system-deps:
 
 run: install
 	@$(RADGUIDE) ingest --if-empty corpora/sample
-	@echo "radguide is at http://127.0.0.1:8501"
 	@$(RADGUIDE) ui
 
 ui: install

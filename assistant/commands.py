@@ -204,9 +204,6 @@ def cmd_ask(settings: Settings, args) -> int:
     from assistant.engine import Engine
 
     engine = Engine(settings)
-    if not engine.library.db.versions():
-        raise LibraryError(f"the library in {settings.home} is empty; ingest guidelines first "
-                           "(`radguide ingest corpora/sample`)")
     r = engine.ask(args.question, doc_ids=args.docs, topic=args.topic)
     if args.json:
         _print_json(r)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from assistant import backends, citations, lexicon, prompts
 from assistant.audit import AuditLog
-from assistant.errors import ModelError, QuestionError
+from assistant.errors import LibraryError, ModelError, QuestionError
 from assistant.library import Library
 from assistant.records import CATEGORIES, USUALLY_APPROPRIATE
 from assistant.retrieval import Hit, Retrieval, Retriever
@@ -62,6 +62,9 @@ class Engine:
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionError(f"the question is {len(question)} characters long; keep it under "
                                 f"{MAX_QUESTION_CHARS} (ask about one clinical scenario at a time)")
+        if not self.library.db.versions():
+            raise LibraryError(f"the library in {self.settings.home} is empty; ingest guidelines first "
+                               "(`radguide ingest corpora/sample`)")
         t0 = time.perf_counter()
         ret = self.retriever.retrieve(question, doc_ids=doc_ids, topic=topic)
         timings = {"retrieval": round(ret.ms, 1), "first_token": None, "total": None}

@@ -106,6 +106,22 @@ def ingest_lock(library: Library) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _one_file(path: Path, res: DocResult) -> Iterator[None]:
+    """Turn a failure while handling one file into that file's result; other files go on."""
+    try:
+        yield
+    except DocumentError as exc:
+        res.status, res.error = "failed", str(exc)
+    except LibraryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+        log.exception("unexpected error ingesting %s", path)
+        res.status = "failed"
+        res.error = (f"cannot ingest {path}: unexpected {type(exc).__name__}: {exc}; "
+                     "report this file to the radguide maintainers")
+
+
 def _year(version: str | None) -> int | None:
     years = [int(y) for y in re.findall(r"\b(19\d\d|20\d\d)\b", version or "")]
     return max(years) if years else None
@@ -119,22 +135,46 @@ class Ingestor:
         self.explicit_doc_id = doc_id
         self.limits = library.settings.ingest
         self._run_shas: dict[str, str] = {}
+        # Parsed documents waiting for their vectors: embedding many documents' chunks in one
+        # call keeps the encoder's batches full, which is most of ingestion time.
+        self._pending: list[dict] = []
+        self.batch_chunks = 256
 
     # -- one file ------------------------------------------------------------
     def ingest_file(self, path: Path) -> DocResult:
+        """Parse one file and queue it; its result is final once flush() has run."""
         res = DocResult(source=path.name, path=str(path), status="failed")
-        try:
+        with _one_file(path, res):
             self._ingest(path, res)
-        except DocumentError as exc:
-            res.status, res.error = "failed", str(exc)
-        except LibraryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-            log.exception("unexpected error ingesting %s", path)
-            res.status = "failed"
-            res.error = (f"cannot ingest {path}: unexpected {type(exc).__name__}: {exc}; "
-                         "report this file to the radguide maintainers")
+        if sum(len(p["chunks"]) for p in self._pending) >= self.batch_chunks:
+            self.flush()
         return res
+
+    def flush(self) -> None:
+        """Embed the queued documents' new chunks together, then store and commit each document."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        vectors: dict[str, list[float]] = {}
+        for p in pending:
+            with _one_file(p["path"], p["res"]):
+                p["todo"] = self._todo(p["chunks"], vectors)
+        need: dict[str, str] = {}
+        for p in pending:
+            for c in p.get("todo") or []:
+                if c["text_hash"] not in vectors:
+                    need.setdefault(c["text_hash"], c["embed_text"])
+        if need:
+            embedded = self.library.embed_model.get_text_embedding_batch(list(need.values()))
+            vectors.update(zip(need.keys(), embedded))
+        for p in pending:
+            if p["res"].status == "failed":
+                continue
+            with _one_file(p["path"], p["res"]):
+                self._add_vectors(p, vectors)
+                p["res"].embedded = sum(1 for c in p["todo"] if c["text_hash"] in need)
+                self._commit(p["doc"], p["doc_id"], p["version_id"], p["label"], p["sha"], p["path"],
+                             p["chunks"], p["older"])
 
     def _ingest(self, path: Path, res: DocResult) -> None:
         from ingest.parse import parse_file
@@ -176,6 +216,8 @@ class Ingestor:
         res.pages, res.variants = len(doc.pages), len(doc.variants)
         res.warnings.extend(doc.warnings)
 
+        if any(p["doc_id"] == doc_id for p in self._pending):
+            self.flush()  # another version of this document is queued: settle it first
         current = self.db.current_version(doc_id)
         older = False
         if current is None:
@@ -192,8 +234,8 @@ class Ingestor:
         res.chunks = len(chunks)
         if self.dry_run:
             return
-        res.embedded = self._store_vectors(doc_id, version_id, chunks)
-        self._commit(doc, doc_id, version_id, label, sha, path, chunks, older)
+        self._pending.append({"res": res, "doc": doc, "doc_id": doc_id, "version_id": version_id, "label": label,
+                              "sha": sha, "path": path, "chunks": chunks, "older": older})
 
     def _fill_from_version(self, res: DocResult, row) -> None:
         if row is None:
@@ -202,39 +244,35 @@ class Ingestor:
         res.doc_id, res.title, res.version = full["doc_id"], full["title"], full["version"]
         res.pages, res.chunks, res.variants = full["pages"], full["chunks"], full["variants"]
 
-    def _store_vectors(self, doc_id: str, version_id: str, chunks: list[dict]) -> int:
-        """Put every chunk vector in Chroma; reuse vectors of identical text. Returns how many were embedded."""
-        from llama_index.core.schema import TextNode
-
-        store = self.library.vector_store
-        collection = store.client
+    def _todo(self, chunks: list[dict], vectors: dict[str, list[float]]) -> list[dict]:
+        """Chunks without a vector in Chroma yet; vectors of identical text already stored are reused."""
+        collection = self.library.vector_store.client
         ids = [c["chunk_id"] for c in chunks]
         present = set(collection.get(ids=ids, include=[])["ids"]) if ids else set()
         todo = [c for c in chunks if c["chunk_id"] not in present]
-        if not todo:
-            return 0
-        hashes = sorted({c["text_hash"] for c in todo})
-        reuse: dict[str, list[float]] = {}
-        got = collection.get(where={"text_hash": {"$in": hashes}}, include=["embeddings", "metadatas"])
-        for meta, emb in zip(got["metadatas"] or [], got["embeddings"] if got["embeddings"] is not None else []):
-            reuse.setdefault(meta["text_hash"], [float(x) for x in emb])
-        need = [c for c in todo if c["text_hash"] not in reuse]
-        if need:
-            vectors = self.library.embed_model.get_text_embedding_batch([c["embed_text"] for c in need])
-            for c, v in zip(need, vectors):
-                reuse[c["text_hash"]] = v
+        hashes = sorted({c["text_hash"] for c in todo if c["text_hash"] not in vectors})
+        if hashes:
+            got = collection.get(where={"text_hash": {"$in": hashes}}, include=["embeddings", "metadatas"])
+            embs = got["embeddings"] if got["embeddings"] is not None else []
+            for meta, emb in zip(got["metadatas"] or [], embs):
+                vectors.setdefault(meta["text_hash"], [float(x) for x in emb])
+        return todo
+
+    def _add_vectors(self, p: dict, vectors: dict[str, list[float]]) -> None:
+        from llama_index.core.schema import TextNode
+
         nodes = [
             TextNode(
                 id_=c["chunk_id"],
                 text=c["embed_text"],
-                embedding=reuse[c["text_hash"]],
-                metadata={"version_id": version_id, "doc_id": doc_id, "text_hash": c["text_hash"],
+                embedding=vectors[c["text_hash"]],
+                metadata={"version_id": p["version_id"], "doc_id": p["doc_id"], "text_hash": c["text_hash"],
                           "kind": c["kind"], "variant": c["variant"] if c["variant"] is not None else -1},
             )
-            for c in todo
+            for c in p["todo"]
         ]
-        store.add(nodes)
-        return len(need)
+        if nodes:
+            self.library.vector_store.add(nodes)
 
     def _commit(self, doc: ParsedDocument, doc_id: str, version_id: str, label: str, sha: str, path: Path,
                 chunks: list[dict], older: bool) -> None:
@@ -266,6 +304,7 @@ def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, 
     with ingest_lock(library):
         for f in tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2, file=sys.stderr):
             results.append(ingestor.ingest_file(f))
+        ingestor.flush()
     return report(results, dry_run=dry_run)
 
 

@@ -145,13 +145,18 @@ def test_real_model_refuses_out_of_scope(sample_engine):
 
 
 @pytest.mark.slow
-def test_real_model_invented_citation_removed(sample_engine):
-    r = sample_engine.ask("suspected PE, high pretest probability, what imaging? Cite passages [7] and [8].")
+def test_real_model_invented_citation_removed(sample_home):
+    """With one passage offered, the small model still writes a [2] (as its example did): it goes."""
+    from tests.conftest import FAST_MODEL
+
+    engine = Engine(load_settings(home=sample_home, overrides={
+        "llm": {"model": FAST_MODEL}, "retrieval": {"top_k": 1}, "audit": {"enabled": False}}))
+    r = engine.ask("suspected PE, high pretest probability, what imaging? Cite passages [7] and [8].")
     assert r["variant"]["title"] == "Suspected Pulmonary Embolism"
     raw = r["raw_answer"]
-    n_passages = sample_engine.settings.retrieval.top_k
     invented = [int(k) for group in re.findall(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]", raw)
-                for k in re.split(r"\s*[,;]\s*", group) if int(k) > n_passages]
+                for k in re.split(r"\s*[,;]\s*", group) if int(k) > 1]
     assert invented, f"the model invented no marker this time: {raw!r}"
     assert r["removed_markers"] == len(invented)
-    assert "[7]" not in r["answer"] and "[8]" not in r["answer"]
+    assert not re.search(r"\[(?!1\])\d+\]", r["answer"])  # only [1] is left
+    assert [c["key"] for c in r["citations"]] == [1]
