@@ -101,3 +101,13 @@ def locate(quote: str, pages: dict[int, str]) -> int | None:
         if q and q in squash(pages[number]):
             return number
     return None
+
+
+def supports(sentence: str, passage: str, min_share: float = 0.5) -> bool:
+    """Does the passage carry most of the sentence's content words? A cheap, deterministic check
+    that catches a marker pinned on a passage about something else."""
+    want = set(lexicon.tokens(strip_markers(sentence)))
+    if not want:
+        return True
+    have = set(lexicon.tokens(passage))
+    return len(want & have) / len(want) >= min_share

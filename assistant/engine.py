@@ -213,7 +213,8 @@ class Engine:
             for k in keys:
                 if k not in cites:
                     cites[k] = self._citation(k, by_key[k], sentence, page_cache)
-                supported = supported or cites[k]["verified"]
+                supported = supported or (cites[k]["verified"]
+                                          and citations.supports(sentence, by_key[k].text))
             if not supported:
                 flagged.append(citations.strip_markers(sentence))
                 sentence = sentence + " [unverified]"

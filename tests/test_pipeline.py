@@ -222,3 +222,54 @@ def test_sigkill_midway_leaves_library_consistent_then_rerun_completes(sample_co
     assert d["status"] == "updated" and d["embedded"] == 0  # the vectors stored before the kill are reused
     assert "older than the current version" in d["warnings"][0]
     assert len(lib.db.versions(include_superseded=True)) == 12
+
+
+def test_concurrent_reads_see_old_or_new_version_never_a_mix(tmp_path):
+    """A reader thread retrieving while a writer supersedes a document sees one version per answer."""
+    import threading
+
+    from assistant.retrieval import Retriever
+
+    home = tmp_path / "home"
+    lib = _lib(home)
+    ingest_paths(lib, [RLQ_2019, SAMPLE / "headache.pdf"], progress=False)
+    reader = Retriever(_lib(home))
+    seen: list[set[str]] = []
+    done = threading.Event()
+
+    def read():
+        while not done.is_set():
+            hits = reader.retrieve("RLQ pain suspected appendicitis child").hits
+            seen.append({h.version_id for h in hits if h.doc_id == "right-lower-quadrant-pain"})
+
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        ingest_paths(lib, [RLQ], progress=False)
+        time.sleep(0.5)
+    finally:
+        done.set()
+        t.join(timeout=60)
+    assert seen and all(len(s) == 1 for s in seen), [s for s in seen if len(s) != 1][:3]
+    versions = {next(iter(s)) for s in seen}
+    new = lib.db.current_version("right-lower-quadrant-pain")["version_id"]
+    assert new in versions  # the reader moved on to the new version once it committed
+
+
+def test_enormous_pdf_is_ingested_by_page(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+    for n in range(1, 301):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Section {n}\n\nProtocol paragraph {n}: contrast-enhanced imaging of region {n} "
+                             "is performed with a standard injection and a delayed phase. " * 3)
+    path = tmp_path / "big_protocol.pdf"
+    pdf.output(str(path))
+    lib = _lib(tmp_path / "home")
+    rep = ingest_paths(lib, [path], progress=False)
+    d = rep["documents"][0]
+    assert d["status"] == "added" and d["pages"] == 300 and d["chunks"] >= 300
+    vid = lib.db.current_version(d["doc_id"])["version_id"]
+    assert "Protocol paragraph 287" in lib.db.page_text(vid, 287)
