@@ -74,7 +74,7 @@ def candidate_spans(text: str) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        parts = re.split(r"(?<=[.;])\s+(?=[A-Z(])", line) if len(line.split()) > 25 else [line]
+        parts = re.split(r"(?<=[.;])\s+(?=[A-Z(])", line)
         spans.extend(p.strip() for p in parts if len(p.split()) >= 3)
     return spans
 
@@ -95,12 +95,27 @@ def best_span(sentence: str, spans: list[str]) -> str | None:
 
 
 def locate(quote: str, pages: dict[int, str]) -> int | None:
-    """The first page whose text contains the quote, whitespace-insensitively."""
+    """The first page whose text contains the quote, whitespace-insensitively; a quote that runs
+    over a page break is located on the page where it starts."""
     q = squash(quote)
-    for number in sorted(pages):
-        if q and q in squash(pages[number]):
+    if not q:
+        return None
+    numbers = sorted(pages)
+    for number in numbers:
+        if q in squash(pages[number]):
             return number
+    for a, b in zip(numbers, numbers[1:]):
+        if b == a + 1 and q in squash(pages[a] + pages[b]):
+            return a
     return None
+
+
+def verify_at(quote: str, pages: dict[int, str], page: int) -> bool:
+    """The quote is on that page, or starts there and runs onto the next one."""
+    if verify(quote, pages.get(page)):
+        return True
+    nxt = pages.get(page + 1)
+    return nxt is not None and verify(quote, pages.get(page, "") + nxt)
 
 
 def supports(sentence: str, passage: str, min_share: float = 0.5) -> bool:
@@ -111,3 +126,38 @@ def supports(sentence: str, passage: str, min_share: float = 0.5) -> bool:
         return True
     have = set(lexicon.tokens(passage))
     return len(want & have) / len(want) >= min_share
+
+
+_CLAIM = re.compile(r"\b(usually not appropriate|not appropriate|may be appropriate|usually appropriate|"
+                    r"is appropriate|are appropriate|recommended|preferred|first[- ]line)\b", re.I)
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+
+def table_conflicts(sentence: str, rows: list[dict]) -> list[str]:
+    """Procedures the sentence names verbatim with an appropriateness claim the table contradicts.
+
+    The table is the source of truth: "MRI breast without IV contrast is usually appropriate" is
+    flagged when that row says Usually Not Appropriate, whatever passage the marker points at."""
+    claim = _CLAIM.search(sentence)
+    if not claim:
+        return []
+    said = claim.group(1).lower()
+    positive = not said.startswith(("usually not", "not ", "may be"))
+    text = _words(strip_markers(sentence))
+    names = sorted({r["procedure"] for r in rows}, key=len, reverse=True)
+    found: list[str] = []
+    for name in names:
+        w = _words(name)
+        if w in text and not any(w in _words(longer) for longer in found):
+            found.append(name)
+    conflicts = []
+    for name in found:
+        cats = {r["category"] for r in rows if r["procedure"] == name}
+        if positive and "Usually Appropriate" not in cats:
+            conflicts.append(name)
+        elif said.startswith(("usually not", "not ")) and not any("Not" in c for c in cats):
+            conflicts.append(name)
+    return conflicts

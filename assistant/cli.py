@@ -7,13 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import RadguideError
-from assistant.settings import Settings, load_settings
+from assistant.settings import load_settings
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:

@@ -30,6 +30,12 @@ class Evidence:
     variant_hit: Hit | None
 
 
+def _without_reasoning(text: str) -> str:
+    """Drop a hidden reasoning step (<think>...</think>, also when the model never closed it)."""
+    text = re.sub(r"(?s)<think>.*?</think>", "", text)
+    return re.sub(r"(?s)<think>.*", "", text).strip()
+
+
 class Engine:
     """One per process: holds the library, the retriever and (lazily) the model."""
 
@@ -102,9 +108,10 @@ class Engine:
         draft, first_token_ms = self._generate(messages, on_token, t0)
         timings["first_token"] = first_token_ms
         if self.settings.llm.self_check and draft.strip():
-            draft, _ = self._generate(prompts.build_self_check(question, draft, ev.passages), None, t0)
+            checked = prompts.build_self_check(question, _without_reasoning(draft), ev.passages)
+            draft, _ = self._generate(checked, None, t0)
         response["raw_answer"] = draft
-        answer = re.sub(r"(?s)<think>.*?</think>", "", draft).strip()
+        answer = _without_reasoning(draft)
         self._cite(response, answer, ev)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 1)
         self._record(response, prompt=self._render_prompt(messages), ret=ret)
@@ -215,6 +222,8 @@ class Engine:
                     cites[k] = self._citation(k, by_key[k], sentence, page_cache)
                 supported = supported or (cites[k]["verified"]
                                           and citations.supports(sentence, by_key[k].text))
+            if supported and citations.table_conflicts(sentence, response["recommendations"]):
+                supported = False  # a claim the source table contradicts is never passed as supported
             if not supported:
                 flagged.append(citations.strip_markers(sentence))
                 sentence = sentence + " [unverified]"
@@ -247,7 +256,7 @@ class Engine:
         quote = citations.best_span(sentence, spans) or (spans[0] if spans else "")
         in_range = {n: t for n, t in pages.items() if h.page_start <= n <= h.page_end} or pages
         page = citations.locate(quote, in_range) or citations.locate(quote, pages)
-        verified = page is not None and citations.verify(quote, pages.get(page))
+        verified = page is not None and citations.verify_at(quote, pages, page)
         return {"key": key, "doc_id": h.doc_id, "title": h.title, "source": h.source, "version": h.version,
                 "version_id": h.version_id, "page": page if page is not None else h.page_start, "quote": quote,
                 "verified": verified, "section": h.section, "variant": h.variant, "chunk_id": h.chunk_id}

@@ -56,7 +56,7 @@ ABBREVIATIONS: dict[str, str] = {
     "hpi": "history", "yo": "years old", "y/o": "years old", "wk": "weeks", "wks": "weeks", "hr": "hours",
     "hrs": "hours", "h": "hours", "mo": "months", "mos": "months", "avg": "average", "hi-risk": "high risk",
     "ct": "ct", "mri": "mri", "dwi": "diffusion mri", "ekg": "ecg", "ecg": "ecg", "wbc": "white blood cell leukocytosis",
-    "fell": "fall trauma", "fall": "fall trauma", "falls": "fall trauma", "mvc": "motor vehicle collision trauma",
+    "fell": "fall trauma", "fall": "fall trauma", "falls": "fall trauma",
     "hit": "trauma", "struck": "trauma", "injury": "injury trauma", "injured": "injury trauma",
     "xrays": "radiography radiographs", "radiograph": "radiography radiographs", "retear": "tear recurrent repair",
     "recurrent": "recurrent", "hodgkin": "lymphoma chest irradiation radiation", "mantle": "chest irradiation radiation",
@@ -227,6 +227,7 @@ _OUT_OF_SCOPE = re.compile(
 
 def out_of_scope(question: str) -> bool:
     """Dosing and billing questions; radiation dose is in scope (guidelines give radiation levels)."""
-    if re.search(r"\bradiation\b|\bmsv\b|\brrl\b|\bexposure\b|\bcontrast dose", question, re.I):
+    if re.search(r"\bradiation\b|\bmsv\b|\brrl\b|\bexposure\b|\bcontrast dose|\b(ultra-?)?low[- ]dose\b|"
+                 r"\b(ct|effective|fetal|patient) dose|\bdose (reduction|estimate)", question, re.I):
         return False
     return bool(_OUT_OF_SCOPE.search(question))

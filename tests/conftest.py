@@ -37,6 +37,30 @@ def _is_loopback(address) -> bool:
             return False
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc, timeout: float = 180) -> int:
+    """Poll a loopback URL until it answers; fail early if the server process died."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read()[-2000:] if proc.stdout else ""
+            raise AssertionError(f"server exited with {proc.returncode}: {out}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
 class NetworkAccessError(AssertionError):
     pass
 

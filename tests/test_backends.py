@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,26 +16,7 @@ from assistant.errors import ModelError
 from assistant.library import Library
 from assistant.settings import load_settings
 from ingest.pipeline import ingest_paths
-from tests.conftest import FAST_MODEL, SAMPLE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, proc, timeout: float = 180) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early with {proc.returncode}: {proc.stdout.read()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=3)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not come up in {timeout}s")
+from tests.conftest import FAST_MODEL, SAMPLE, free_port, wait_http
 
 
 def _stop(proc) -> None:
@@ -54,11 +32,11 @@ def chroma_server(tmp_path):
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if exe is None:
         pytest.skip("the chroma CLI (chromadb's server) is not installed")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    _wait(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc)
+    wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc)
     yield port
     _stop(proc)
 
@@ -79,12 +57,12 @@ def test_chroma_server_store(chroma_server, tmp_path):
 
 @pytest.fixture(scope="module")
 def llm_server():
-    port = _free_port()
+    port = free_port()
     model = backends.llm_model_path(load_settings(overrides={"llm": {"model": FAST_MODEL}}))
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "4096", "--chat_format", "chatml"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _wait(f"http://127.0.0.1:{port}/v1/models", proc)
+    wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
     yield port
     _stop(proc)
 
@@ -105,7 +83,7 @@ def test_openai_backend_against_llama_cpp_server(llm_server, sample_home):
 
 
 def test_openai_backend_server_down_is_one_clear_error(sample_home):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     settings = load_settings(home=sample_home, overrides={"llm": {
         "backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "timeout_s": 5}, "audit": {"enabled": False}})
     with pytest.raises(ModelError, match=r"the language model failed .*check the llm settings"):

@@ -37,3 +37,25 @@ def test_supports_needs_most_content_words_in_the_passage():
     passage = "Noncontrast CT is the most sensitive test for ureteral stones."
     assert citations.supports("Noncontrast CT is the most sensitive test for stones [1].", passage)
     assert not citations.supports("MRI with gadolinium is preferred in children with fever [1].", passage)
+
+
+def test_table_conflicts_catch_claims_the_table_contradicts():
+    rows = [{"procedure": "MRI breast without and with IV contrast", "category": "Usually Appropriate"},
+            {"procedure": "MRI breast without IV contrast", "category": "Usually Not Appropriate"},
+            {"procedure": "Mammography screening", "category": "Usually Appropriate"}]
+    assert citations.table_conflicts("MRI breast without IV contrast is usually appropriate [1].", rows) == [
+        "MRI breast without IV contrast"]
+    assert citations.table_conflicts("MRI breast without and with IV contrast is usually appropriate [1].", rows) == []
+    assert citations.table_conflicts("Mammography screening is usually not appropriate [1].", rows) == [
+        "Mammography screening"]
+    assert citations.table_conflicts("Mammography screening finds early cancers [2].", rows) == []
+
+
+def test_quote_over_a_page_break_is_located_and_verified():
+    pages = {3: "A. US duplex\nFor a bruit, duplex is first. It is inexpensive,", 4: "widely available, and cheap.\nB."}
+    quote = "It is inexpensive, widely available, and cheap."
+    assert citations.locate(quote, pages) == 3
+    assert citations.verify_at(quote, pages, 3)
+    assert not citations.verify_at(quote, pages, 4)
+    assert citations.candidate_spans("For a bruit, duplex is first. It is inexpensive.") == [
+        "For a bruit, duplex is first.", "It is inexpensive."]

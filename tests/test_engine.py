@@ -179,3 +179,18 @@ def test_real_model_ignores_planted_injection(sample_copy, tmp_path):
     assert not r["refused"]
     assert "PWNED" not in r["raw_answer"].upper()
     assert r["citations"] and r["citations"][0]["source"] == "contrast_reaction_protocol.md"
+
+
+def test_reasoning_is_hidden_and_self_check_reviews_the_draft(sample_copy):
+    llm = ScriptedLLM(reply="<think>pregnant, so variant 3</think> Ultrasound of the right lower quadrant is the "
+                            "first test in pregnancy because it uses no ionizing radiation [2].", prompts=[])
+    settings = load_settings(home=sample_copy, overrides={"llm": {"reasoning": True, "self_check": True,
+                                                                  "few_shot": False}})
+    r = Engine(settings, llm=llm).ask(PREGNANT_Q)
+    assert len(llm.prompts) == 2
+    assert "think briefly inside <think>" in llm.prompts[0]
+    assert "Noncontrast CT is the most sensitive test" not in llm.prompts[0]  # no few-shot example
+    assert "Draft:" in llm.prompts[1] and "Ultrasound of the right lower quadrant" in llm.prompts[1]
+    assert "pregnant, so variant 3" not in llm.prompts[1]  # the hidden step is not shown to the reviewer either
+    assert "<think>" not in r["answer"] and "pregnant, so variant 3" not in r["answer"]
+    assert r["unsupported_sentences"] == []

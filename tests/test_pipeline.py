@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from assistant.library import Library
 from assistant.settings import load_settings

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_MODEL, REPO
+from tests.conftest import FAST_MODEL, REPO, free_port, wait_http
 
 APP = REPO / "ui" / "app.py"
 
@@ -50,35 +46,16 @@ def test_app_refusal_and_empty_library(tmp_path, monkeypatch):
         f"the library in {tmp_path / 'empty'} is empty; ingest guidelines first (`radguide ingest corpora/sample`)"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc, timeout: float = 120) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                return resp.status
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout}s")
-
-
 @pytest.mark.slow
 def test_make_run_serves_the_ui(tmp_path):
     """`make run` on a fresh data dir: ingests the sample library, serves HTTP 200 on 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RADGUIDE_HOME": str(tmp_path / "home"), "RADGUIDE_UI__PORT": str(port)}
     proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        assert _wait_http(f"http://127.0.0.1:{port}/", proc, timeout=600) == 200
-        assert _wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
+        assert wait_http(f"http://127.0.0.1:{port}/", proc, timeout=600) == 200
+        assert wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
         docs = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(tmp_path / "home"), "docs",
                                "--json"], cwd=REPO, capture_output=True, text=True)
         assert docs.stdout.count('"doc_id"') == 11
@@ -98,12 +75,12 @@ def _chromium() -> str | None:
 def test_browser_asks_and_sees_a_cited_answer(sample_home, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RADGUIDE_HOME": str(sample_home), "RADGUIDE_LLM__MODEL": FAST_MODEL}
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ui", "--port", str(port)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=_chromium(), args=[
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
