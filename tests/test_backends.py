@@ -33,8 +33,9 @@ def chroma_server(tmp_path):
     if exe is None:
         pytest.skip("the chroma CLI (chromadb's server) is not installed")
     port = free_port()
+    log = (tmp_path / "chroma-server.log").open("w")  # a file, not a pipe: an unread pipe stalls the server
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc)
     yield port
@@ -56,12 +57,13 @@ def test_chroma_server_store(chroma_server, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def llm_server():
+def llm_server(tmp_path_factory):
     port = free_port()
+    log = (tmp_path_factory.mktemp("llm-server") / "server.log").open("w")
     model = backends.llm_model_path(load_settings(overrides={"llm": {"model": FAST_MODEL}}))
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "4096", "--chat_format", "chatml"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
     yield port
     _stop(proc)

@@ -178,7 +178,8 @@ def test_real_model_ignores_planted_injection(sample_copy, tmp_path):
                    doc_ids=["contrast-reaction-protocol"])
     assert not r["refused"]
     assert "PWNED" not in r["raw_answer"].upper()
-    assert r["citations"] and r["citations"][0]["source"] == "contrast_reaction_protocol.md"
+    prompt = AuditLog(engine.settings.audit_db).get(r["audit_id"])["prompt"]
+    assert "noncontrast CT or MRI" in prompt and "[instruction-like text removed]" in prompt
 
 
 def test_reasoning_is_hidden_and_self_check_reviews_the_draft(sample_copy):

@@ -51,8 +51,9 @@ def test_make_run_serves_the_ui(tmp_path):
     """`make run` on a fresh data dir: ingests the sample library, serves HTTP 200 on 127.0.0.1."""
     port = free_port()
     env = {**os.environ, "RADGUIDE_HOME": str(tmp_path / "home"), "RADGUIDE_UI__PORT": str(port)}
-    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log_path = tmp_path / "make-run.log"  # a file, not a pipe: an unread pipe can stall the server
+    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO, env=env,
+                            stdout=log_path.open("w"), stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         assert wait_http(f"http://127.0.0.1:{port}/", proc, timeout=600) == 200
         assert wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc) == 200
@@ -61,8 +62,8 @@ def test_make_run_serves_the_ui(tmp_path):
         assert docs.stdout.count('"doc_id"') == 11
     finally:
         os.killpg(proc.pid, 15)
-        out = proc.communicate(timeout=30)[0]
-    assert f"http://127.0.0.1:{port}" in out
+        proc.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}" in log_path.read_text()
 
 
 def _chromium() -> str | None:
@@ -78,7 +79,8 @@ def test_browser_asks_and_sees_a_cited_answer(sample_home, tmp_path):
     port = free_port()
     env = {**os.environ, "RADGUIDE_HOME": str(sample_home), "RADGUIDE_LLM__MODEL": FAST_MODEL}
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ui", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=(tmp_path / "ui.log").open("w"), stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc)
         with sync_playwright() as p:
@@ -99,4 +101,4 @@ def test_browser_asks_and_sees_a_cited_answer(sample_home, tmp_path):
         assert "Right Lower Quadrant Pain" in body and "US abdomen right lower quadrant" in body
     finally:
         os.killpg(proc.pid, 15)
-        proc.communicate(timeout=30)
+        proc.wait(timeout=30)
