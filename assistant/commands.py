@@ -232,6 +232,9 @@ def cmd_ui(settings: Settings, args) -> int:
     env["RADGUIDE_HOME"] = str(settings.home)
     if args.config:
         env["RADGUIDE_CONFIG"] = str(args.config)
+    for item in args.set:  # --set section.name=value reaches the app as RADGUIDE_SECTION__NAME
+        key, value = item.split("=", 1)
+        env["RADGUIDE_" + "__".join(part.upper() for part in key.strip().split("."))] = value
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", settings.ui.address,
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--global.developmentMode", "false"]

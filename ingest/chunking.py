@@ -105,7 +105,10 @@ def _windows(text: str, max_words: int = MAX_WORDS) -> list[str]:
 # but never offered to the model as evidence for a clinical answer.
 REFERENCE_SECTION = re.compile(
     r"(?i)^(references?|bibliography|appropriateness category names|relative radiation level|"
-    r"supporting documents?|disclaimer|acknowledg|abbreviations|panel members|methodology)")
+    r"supporting documents?|disclaimer|acknowledg|abbreviations|panel members|methodology|"
+    r"financial disclosures?|disclosures?|conflicts? of interest|funding|copyright|bibliographic|availability|"
+    r"guideline status|guideline developer|guideline endorser|companion documents?|date released|adaptation|"
+    r"source\(s\) of funding|composition of group|patient resources|ngc status|neats)")
 _VARIANT_LINE = re.compile(r"^\W{0,3}\s*Variant\s+(\d+)\b", re.M)
 
 

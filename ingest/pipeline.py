@@ -165,8 +165,11 @@ class Ingestor:
                 if c["text_hash"] not in vectors:
                     need.setdefault(c["text_hash"], c["embed_text"])
         if need:
-            embedded = self.library.embed_model.get_text_embedding_batch(list(need.values()))
-            vectors.update(zip(need.keys(), embedded))
+            # Length-sorted, so each of the encoder's batches pads to a similar length (the model
+            # sorts within a call, but llama-index calls it once per batch).
+            keys = sorted(need, key=lambda k: len(need[k]))
+            embedded = self.library.embed_model.get_text_embedding_batch([need[k] for k in keys])
+            vectors.update(zip(keys, embedded))
         for p in pending:
             if p["res"].status == "failed":
                 continue
