@@ -34,7 +34,18 @@ def split_sentences(text: str) -> list[str]:
         start = m.end()
     if text[start:].strip():
         out.append(text[start:].strip())
-    return [s for s in out if s]
+    # A list label ("A.", "2.") or a fragment of a word or two belongs to the sentence after it.
+    merged: list[str] = []
+    carry = ""
+    for s in out:
+        if len(strip_markers(s).split()) < 3 and not markers(s):
+            carry = f"{carry} {s}".strip()
+            continue
+        merged.append(f"{carry} {s}".strip() if carry else s)
+        carry = ""
+    if carry:
+        merged.append(carry)
+    return merged
 
 
 def markers(sentence: str) -> list[int]:

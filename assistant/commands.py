@@ -178,9 +178,10 @@ def render_answer(r: dict) -> str:
         lines.append(f"{v['title']} — {v['version']}")
         lines.append(f"Variant {v['number']}: {v['scenario']}")
         lines.append("")
+        width = max(len(rec["procedure"]) for rec in r["recommendations"]) if r["recommendations"] else 0
         for rec in r["recommendations"]:
             cat = rec["category"] + (f" ({rec['rating']})" if rec.get("rating") is not None else "")
-            lines.append(f"  {cat:38} {rec['procedure'][:60]:60} {rec['rrl'] or '-':{RRL_WIDTH}} [{rec['citation']}]")
+            lines.append(f"  {cat:36} {rec['procedure']:{width}}  {rec['rrl'] or '-':{RRL_WIDTH}} [{rec['citation']}]")
         lines.append("")
     lines.append(r["answer"])
     lines.append("")

@@ -48,7 +48,7 @@ class Engine:
         # Load the embedding model and the vector store now, so a question's timings measure
         # retrieval rather than start-up.
         if self.library.db.versions():
-            self.library.embed_model, self.library.vector_store  # noqa: B018
+            self.retriever.warm_up()
 
     @cached_property
     def llm(self):

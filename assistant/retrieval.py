@@ -84,6 +84,11 @@ class Retriever:
         self.settings = library.settings.retrieval
         self._bm25: _BM25Index | None = None
 
+    def warm_up(self) -> None:
+        """Load the embedding model, open the vector index and build BM25, so that the first
+        question's retrieval time is retrieval, not start-up."""
+        self.retrieve("warm up")
+
     def _index(self, version_ids: list[str]) -> _BM25Index:
         gen = self.library.db.generation()
         key = tuple(sorted(version_ids))
