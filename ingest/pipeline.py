@@ -138,6 +138,8 @@ class Ingestor:
         # Parsed documents waiting for their vectors: embedding many documents' chunks in one
         # call keeps the encoder's batches full, which is most of ingestion time.
         self._pending: list[dict] = []
+        self._in_flight: tuple | None = None
+        self._executor = None
         self.batch_chunks = 256
 
     # -- one file ------------------------------------------------------------
@@ -150,34 +152,68 @@ class Ingestor:
             self.flush()
         return res
 
-    def flush(self) -> None:
-        """Embed the queued documents' new chunks together, then store and commit each document."""
+    def flush(self, wait: bool = False) -> None:
+        """Send the queued documents' new chunks to the encoder as one job, then store and commit
+        the documents of the job before it.
+
+        The encoder runs in a worker thread (torch releases the GIL), so parsing the next files
+        overlaps with embedding these. Chroma and SQLite are only touched from this thread, and
+        a document still becomes visible only when its own transaction commits."""
         pending, self._pending = self._pending, []
-        if not pending:
-            return
-        vectors: dict[str, list[float]] = {}
-        for p in pending:
-            with _one_file(p["path"], p["res"]):
-                p["todo"] = self._todo(p["chunks"], vectors)
-        need: dict[str, str] = {}
-        for p in pending:
-            for c in p.get("todo") or []:
-                if c["text_hash"] not in vectors:
-                    need.setdefault(c["text_hash"], c["embed_text"])
-        if need:
+        job = None
+        if pending:
+            vectors: dict[str, list[float]] = {}
+            self._todo(pending, vectors)
+            need: dict[str, str] = {}
+            for p in pending:
+                for c in p.get("todo") or []:
+                    if c["text_hash"] not in vectors:
+                        need.setdefault(c["text_hash"], c["embed_text"])
             # Length-sorted, so each of the encoder's batches pads to a similar length (the model
             # sorts within a call, but llama-index calls it once per batch).
             keys = sorted(need, key=lambda k: len(need[k]))
-            embedded = self.library.embed_model.get_text_embedding_batch([need[k] for k in keys])
-            vectors.update(zip(keys, embedded))
-        for p in pending:
-            if p["res"].status == "failed":
-                continue
+            future = self._pool().submit(self.library.embed_model.get_text_embedding_batch,
+                                         [need[k] for k in keys]) if keys else None
+            job = (pending, vectors, keys, future)
+        previous, self._in_flight = self._in_flight, job
+        if previous is not None:
+            self._finish(*previous)
+        if wait and self._in_flight is not None:
+            current, self._in_flight = self._in_flight, None
+            self._finish(*current)
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        return self._executor
+
+    def _finish(self, pending: list[dict], vectors: dict, keys: list[str], future) -> None:
+        ok = [p for p in pending if p["res"].status != "failed"]
+        try:
+            if future is not None:
+                vectors.update(zip(keys, future.result()))
+            self._add_vectors(ok, vectors)  # one Chroma call for the whole job
+        except Exception as exc:  # noqa: BLE001 - the encoder or the store failed for this job
+            log.exception("embedding or storing vectors failed")
+            for p in ok:
+                p["res"].status = "failed"
+                p["res"].error = (f"cannot ingest {p['path']}: embedding or storing its vectors failed ({exc}); "
+                                  "check the embedding and store settings (`radguide config`) and ingest again")
+            return
+        new = set(keys)
+        for p in ok:
             with _one_file(p["path"], p["res"]):
-                self._add_vectors(p, vectors)
-                p["res"].embedded = sum(1 for c in p["todo"] if c["text_hash"] in need)
+                p["res"].embedded = sum(1 for c in p["todo"] if c["text_hash"] in new)
                 self._commit(p["doc"], p["doc_id"], p["version_id"], p["label"], p["sha"], p["path"],
                              p["chunks"], p["older"])
+
+    def close(self) -> None:
+        self.flush(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
 
     def _ingest(self, path: Path, res: DocResult) -> None:
         from ingest.parse import parse_file
@@ -220,7 +256,7 @@ class Ingestor:
         res.warnings.extend(doc.warnings)
 
         if any(p["doc_id"] == doc_id for p in self._pending):
-            self.flush()  # another version of this document is queued: settle it first
+            self.flush(wait=True)  # another version of this document is queued: settle it first
         current = self.db.current_version(doc_id)
         older = False
         if current is None:
@@ -247,21 +283,22 @@ class Ingestor:
         res.doc_id, res.title, res.version = full["doc_id"], full["title"], full["version"]
         res.pages, res.chunks, res.variants = full["pages"], full["chunks"], full["variants"]
 
-    def _todo(self, chunks: list[dict], vectors: dict[str, list[float]]) -> list[dict]:
-        """Chunks without a vector in Chroma yet; vectors of identical text already stored are reused."""
+    def _todo(self, pending: list[dict], vectors: dict[str, list[float]]) -> None:
+        """Set each document's chunks without a vector in Chroma yet (a rerun after a crash finds
+        them stored); vectors of identical text already stored are reused. Two Chroma calls per job."""
         collection = self.library.vector_store.client
-        ids = [c["chunk_id"] for c in chunks]
+        ids = [c["chunk_id"] for p in pending for c in p["chunks"]]
         present = set(collection.get(ids=ids, include=[])["ids"]) if ids else set()
-        todo = [c for c in chunks if c["chunk_id"] not in present]
-        hashes = sorted({c["text_hash"] for c in todo if c["text_hash"] not in vectors})
+        for p in pending:
+            p["todo"] = [c for c in p["chunks"] if c["chunk_id"] not in present]
+        hashes = sorted({c["text_hash"] for p in pending for c in p["todo"]})
         if hashes:
             got = collection.get(where={"text_hash": {"$in": hashes}}, include=["embeddings", "metadatas"])
             embs = got["embeddings"] if got["embeddings"] is not None else []
             for meta, emb in zip(got["metadatas"] or [], embs):
                 vectors.setdefault(meta["text_hash"], [float(x) for x in emb])
-        return todo
 
-    def _add_vectors(self, p: dict, vectors: dict[str, list[float]]) -> None:
+    def _add_vectors(self, pending: list[dict], vectors: dict[str, list[float]]) -> None:
         from llama_index.core.schema import TextNode
 
         nodes = [
@@ -272,7 +309,7 @@ class Ingestor:
                 metadata={"version_id": p["version_id"], "doc_id": p["doc_id"], "text_hash": c["text_hash"],
                           "kind": c["kind"], "variant": c["variant"] if c["variant"] is not None else -1},
             )
-            for c in p["todo"]
+            for p in pending for c in p["todo"]
         ]
         if nodes:
             self.library.vector_store.add(nodes)
@@ -307,7 +344,7 @@ def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, 
     with ingest_lock(library):
         for f in tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2, file=sys.stderr):
             results.append(ingestor.ingest_file(f))
-        ingestor.flush()
+        ingestor.close()
     return report(results, dry_run=dry_run)
 
 

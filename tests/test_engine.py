@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from assistant import prompts
 from assistant.audit import AuditLog
 from assistant.engine import Engine
 from assistant.settings import load_settings
@@ -195,3 +196,32 @@ def test_reasoning_is_hidden_and_self_check_reviews_the_draft(sample_copy):
     assert "pregnant, so variant 3" not in llm.prompts[1]  # the hidden step is not shown to the reviewer either
     assert "<think>" not in r["answer"] and "pregnant, so variant 3" not in r["answer"]
     assert r["unsupported_sentences"] == []
+
+
+@pytest.mark.slow
+def test_fixed_prompt_prefix_reuses_the_kv_cache(sample_engine):
+    """The system prompt and the worked example lead every prompt, so llama.cpp evaluates only
+    what follows them on the next question."""
+    llama = sample_engine.llm._model
+    evaluated: list[int] = []
+    prompts_seen: list[str] = []
+    real_eval, real_create = llama.eval, llama.create_completion
+
+    def spy_eval(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    def spy_create(prompt, *args, **kwargs):
+        prompts_seen.append(prompt)
+        return real_create(prompt, *args, **kwargs)
+
+    llama.eval, llama.create_completion = spy_eval, spy_create
+    try:
+        sample_engine.ask("gross hematuria adult, what imaging")
+        evaluated.clear(), prompts_seen.clear()
+        sample_engine.ask("severe head trauma GCS 6 imaging")
+    finally:
+        del llama.eval, llama.create_completion
+    full = len(llama.tokenize(prompts_seen[0].encode("utf-8"), special=True))
+    system = len(llama.tokenize(prompts.SYSTEM.encode("utf-8")))
+    assert evaluated[0] < full - system, (evaluated[0], full, system)
