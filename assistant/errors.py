@@ -25,6 +25,9 @@ class DocumentError(RadguideError):
         self.path, self.reason, self.hint = str(path), reason, hint
         super().__init__(f"cannot ingest {path}: {reason}; {hint}")
 
+    def __reduce__(self):  # rebuilt with all three fields when it crosses a process boundary
+        return (DocumentError, (self.path, self.reason, self.hint))
+
 
 class QuestionError(RadguideError):
     pass

@@ -139,6 +139,7 @@ class Ingestor:
         # call keeps the encoder's batches full, which is most of ingestion time.
         self._pending: list[dict] = []
         self._in_flight: tuple | None = None
+        self.parsed_ahead: dict[Path, object] = {}  # futures of files parsed in a helper process
         self._executor = None
         self.batch_chunks = 256
 
@@ -246,7 +247,9 @@ class Ingestor:
                                     "the current version stays")
             return
 
-        doc = parse_file(path, max_bytes=self.limits.max_file_mb * 1024 * 1024, max_pages=self.limits.max_pages)
+        ahead = self.parsed_ahead.pop(path, None)
+        doc = ahead.result() if ahead is not None else parse_file(
+            path, max_bytes=self.limits.max_file_mb * 1024 * 1024, max_pages=self.limits.max_pages)
         doc.source = path.name
         doc_id = self.explicit_doc_id or slugify(doc.title)
         label = doc.version or f"sha256:{sha[:12]}"
@@ -341,11 +344,64 @@ def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, 
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
-    with ingest_lock(library):
-        for f in tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2, file=sys.stderr):
+    with ingest_lock(library), _parse_ahead(ingestor, files) as prefetch:
+        for i, f in enumerate(tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2,
+                                   file=sys.stderr)):
+            prefetch(i + PARSE_AHEAD)
             results.append(ingestor.ingest_file(f))
         ingestor.close()
     return report(results, dry_run=dry_run)
+
+
+PARSE_AHEAD = 4  # files parsed ahead of the one being ingested
+PARSE_PROCESS_MIN_FILES = 8  # below this a helper process costs more than it saves
+
+
+def _parse_job(path: Path, max_bytes: int, max_pages: int):
+    from ingest.parse import parse_file
+
+    return parse_file(path, max_bytes=max_bytes, max_pages=max_pages)
+
+
+@contextmanager
+def _parse_ahead(ingestor: "Ingestor", files: list[Path]):
+    """For large ingests, parse upcoming files in a helper process: pypdf is pure Python, and in
+    a thread it would fight the encoder for the GIL. Unchanged files (known content hash) are not
+    parsed at all; results and errors come back through the future."""
+    if len(files) < PARSE_PROCESS_MIN_FILES or ingestor.dry_run:
+        yield lambda i: None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    limits = ingestor.limits
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    submitted = -1
+
+    def prefetch(upto: int) -> None:
+        nonlocal submitted
+        while submitted < min(upto, len(files) - 1):
+            submitted += 1
+            f = files[submitted]
+            try:
+                if f.suffix.lower() not in SUPPORTED or ingestor.db.version_by_sha(sha256_file(f)) is not None:
+                    continue
+            except OSError:
+                continue  # the main loop reports unreadable files
+            ingestor.parsed_ahead[f] = pool.submit(_parse_job, f, limits.max_file_mb * 1024 * 1024, limits.max_pages)
+
+    try:
+        yield prefetch
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def report(results: list[DocResult], dry_run: bool = False) -> dict:
