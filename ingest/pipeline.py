@@ -21,6 +21,7 @@ from typing import Iterator
 
 from assistant.errors import DocumentError, LibraryError
 from assistant.library import Library
+from assistant.models import sha256_file
 from assistant.records import ParsedDocument
 from ingest import diff as diffmod
 from ingest.chunking import chunk_document
@@ -395,13 +396,6 @@ def _parse_ahead(ingestor: "Ingestor", files: list[Path]):
     finally:
         pool.shutdown(cancel_futures=True)
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def report(results: list[DocResult], dry_run: bool = False) -> dict:
