@@ -14,7 +14,6 @@ import json
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -293,10 +292,3 @@ class LibraryDB:
             self.bump_generation(conn)
             return cur.rowcount
 
-
-def row_dict(row: sqlite3.Row) -> dict:
-    return {k: row[k] for k in row.keys()}
-
-
-def variant_dict(v: Variant) -> dict:
-    return asdict(v)
