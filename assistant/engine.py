@@ -82,6 +82,10 @@ class Engine:
                                                "coverage": round(ret.coverage, 3),
                                                "out_of_scope": lexicon.out_of_scope(question)},
         }
+        response["retrieved"] = [
+            {"chunk_id": h.chunk_id, "version_id": h.version_id, "doc_id": h.doc_id, "title": h.title,
+             "kind": h.kind, "variant": h.variant, "score": round(h.score, 5), "bm25": round(h.bm25, 3),
+             "dense": round(h.dense, 3)} for h in ret.hits[:20]]
         covered = self._covered(ret)
         response["gate"]["covered"] = covered
         if not covered:
@@ -89,7 +93,7 @@ class Engine:
             response["closest_topics"] = self._closest_topics(ret)
             response["answer"] = prompts.refusal_text(response["closest_topics"])
             timings["total"] = round((time.perf_counter() - t0) * 1000, 1)
-            self._record(response, prompt="", ret=ret)
+            self._record(response, prompt="")
             return response
 
         ev = self._evidence(ret)
@@ -114,7 +118,7 @@ class Engine:
         answer = _without_reasoning(draft)
         self._cite(response, answer, ev)
         timings["total"] = round((time.perf_counter() - t0) * 1000, 1)
-        self._record(response, prompt=self._render_prompt(messages), ret=ret)
+        self._record(response, prompt=self._render_prompt(messages))
         return response
 
     # ------------------------------------------------------------------
@@ -265,12 +269,10 @@ class Engine:
     def _render_prompt(messages: list[dict]) -> str:
         return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in messages)
 
-    def _record(self, response: dict, *, prompt: str, ret: Retrieval) -> None:
+    def _record(self, response: dict, *, prompt: str) -> None:
         if self.audit is None:
             return
-        retrieved = [{"chunk_id": h.chunk_id, "version_id": h.version_id, "score": round(h.score, 5),
-                      "bm25": round(h.bm25, 3), "dense": round(h.dense, 3)} for h in ret.hits[:20]]
-        response["audit_id"] = self.audit.record(response, prompt=prompt, retrieved=retrieved)
+        response["audit_id"] = self.audit.record(response, prompt=prompt, retrieved=response["retrieved"])
 
     def close(self) -> None:
         self.library.close()

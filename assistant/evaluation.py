@@ -84,10 +84,9 @@ def _radguide_row(engine, q: dict) -> dict:
     exp = q["expect"]
     r = engine.ask(q["question"])
     top_variants = []
-    ret_hits = engine.retriever.retrieve(q["question"]).hits
-    for h in ret_hits:
-        if h.kind == "variant" and (h.title, h.variant) not in top_variants:
-            top_variants.append((h.title, h.variant))
+    for h in r["retrieved"]:  # the ranking this very answer was built on
+        if h["kind"] == "variant" and (h["title"], h["variant"]) not in top_variants:
+            top_variants.append((h["title"], h["variant"]))
     want = (exp.get("title"), exp.get("variant"))
     got = (r["variant"]["title"], r["variant"]["number"]) if r.get("variant") else None
     ua = {_norm(x["procedure"]) for x in r["recommendations"] if x["category"] == USUALLY_APPROPRIATE}

@@ -225,3 +225,22 @@ def test_fixed_prompt_prefix_reuses_the_kv_cache(sample_engine):
     full = len(llama.tokenize(prompts_seen[0].encode("utf-8"), special=True))
     system = len(llama.tokenize(prompts.SYSTEM.encode("utf-8")))
     assert evaluated[0] < full - system, (evaluated[0], full, system)
+
+
+def test_eval_reports_retrieval_refusal_and_citation_metrics(sample_copy, tmp_path):
+    from assistant.evaluation import run_eval
+
+    qs = tmp_path / "q.jsonl"
+    qs.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "a", "question": PREGNANT_Q, "expect": {"title": "Right Lower Quadrant Pain", "variant": 3,
+                                                       "procedure": "US abdomen right lower quadrant"}},
+        {"id": "b", "question": "pregnant pt flank pain ?stone",
+         "expect": {"title": "Acute Onset Flank Pain–Suspicion of Stone Disease", "variant": 3,
+                    "procedure": "US kidneys and bladder retroperitoneal"}},
+        {"id": "c", "question": "what's the dose of IV ceftriaxone for pyelonephritis?", "expect": {"refuse": True}},
+    ]) + "\n")
+    engine, _ = _engine(sample_copy, "Ultrasound uses no ionizing radiation [1].")
+    rep = run_eval(engine.settings, qs, baseline=False, engine=engine)["radguide"]
+    assert (rep["questions"], rep["hit@1"], rep["hit@5"], rep["answer_accuracy"]) == (3, 1.0, 1.0, 1.0)
+    assert (rep["refusal_precision"], rep["refusal_recall"], rep["refusals_correct"]) == (1.0, 1.0, 1.0)
+    assert rep["citations"] >= 2 and rep["citations_verified"] == 1.0
