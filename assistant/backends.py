@@ -153,6 +153,21 @@ def make_embed_model(settings: Settings) -> "BaseEmbedding":
             raise ConfigError(f"unknown embedding.backend {other!r}")
 
 
+def embed_documents(embed_model: "BaseEmbedding", texts: list[str]) -> list[list[float]]:
+    """Embed many texts in one encoder call.
+
+    llama-index's get_text_embedding_batch cuts the list into embed_batch_size pieces and makes
+    one sentence-transformers call per piece; the per-call cost shows on a large ingest. The
+    embedding's own _get_text_embeddings (the method each llama-index embedding implements for
+    batches) hands the whole list to the encoder, which batches it itself."""
+    if not texts:
+        return []
+    batch = getattr(embed_model, "_get_text_embeddings", None)
+    if batch is None:  # pragma: no cover - every llama-index BaseEmbedding has it
+        return embed_model.get_text_embedding_batch(texts)
+    return batch(texts)
+
+
 def embedding_fingerprint(settings: Settings, chunker_version: str) -> str:
     """What built the vectors: a change means the collection must be rebuilt."""
     path = settings.embedding.model_path

@@ -9,16 +9,17 @@ killed ingest leaves the previous version current and the library queryable.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import re
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from assistant.backends import embed_documents
 from assistant.errors import DocumentError, LibraryError
 from assistant.library import Library
 from assistant.models import sha256_file
@@ -57,10 +58,6 @@ class DocResult:
 def slugify(title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     return slug[:80] or "untitled"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[DocResult]]:
@@ -129,6 +126,14 @@ def _year(version: str | None) -> int | None:
 
 
 class Ingestor:
+    """Ingests files one by one into a queue, then flush() embeds the queue's new chunks in one
+    encoder call, stores their vectors in one Chroma call and commits each document in its own
+    transaction.
+
+    Parsing and embedding run in turns, not side by side: the encoder already keeps every core
+    busy (torch's threads), and work running beside it slows it by more than that work costs.
+    Parsing gets the cores to itself instead, in helper processes for large ingests."""
+
     def __init__(self, library: Library, *, dry_run: bool = False, doc_id: str | None = None):
         self.library = library
         self.db = library.db
@@ -136,13 +141,10 @@ class Ingestor:
         self.explicit_doc_id = doc_id
         self.limits = library.settings.ingest
         self._run_shas: dict[str, str] = {}
-        # Parsed documents waiting for their vectors: embedding many documents' chunks in one
-        # call keeps the encoder's batches full, which is most of ingestion time.
-        self._pending: list[dict] = []
-        self._in_flight: tuple | None = None
+        self._pending: list[dict] = []  # parsed documents waiting for their vectors
         self.parsed_ahead: dict[Path, object] = {}  # futures of files parsed in a helper process
-        self._executor = None
-        self.batch_chunks = 256
+        self.file_shas: dict[Path, str] = {}  # content hashes already computed for this run
+        self.max_job_chunks = 4096
 
     # -- one file ------------------------------------------------------------
     def ingest_file(self, path: Path) -> DocResult:
@@ -150,59 +152,44 @@ class Ingestor:
         res = DocResult(source=path.name, path=str(path), status="failed")
         with _one_file(path, res):
             self._ingest(path, res)
-        if sum(len(p["chunks"]) for p in self._pending) >= self.batch_chunks:
+        if sum(len(p["chunks"]) for p in self._pending) >= self.max_job_chunks:
             self.flush()
         return res
 
-    def flush(self, wait: bool = False) -> None:
-        """Send the queued documents' new chunks to the encoder as one job, then store and commit
-        the documents of the job before it.
-
-        The encoder runs in a worker thread (torch releases the GIL), so parsing the next files
-        overlaps with embedding these. Chroma and SQLite are only touched from this thread, and
-        a document still becomes visible only when its own transaction commits."""
+    def flush(self, after_embedding=None) -> None:
+        """Embed the queued documents' new chunks (one encoder call, texts sorted by length so
+        each batch pads little), store the vectors (one Chroma call), then commit each document.
+        after_embedding() runs once the encoder is done, before storing: the next round's parsing
+        starts there, so it overlaps the store and commit work instead of the encoder."""
         pending, self._pending = self._pending, []
-        job = None
-        if pending:
-            vectors: dict[str, list[float]] = {}
+        if not pending:
+            if after_embedding is not None:
+                after_embedding()
+            return
+        vectors: dict[str, list[float]] = {}
+        ok = pending
+        try:
             self._todo(pending, vectors)
             need: dict[str, str] = {}
             for p in pending:
-                for c in p.get("todo") or []:
+                for c in p["todo"]:
                     if c["text_hash"] not in vectors:
                         need.setdefault(c["text_hash"], c["embed_text"])
-            # Length-sorted, so each of the encoder's batches pads to a similar length (the model
-            # sorts within a call, but llama-index calls it once per batch).
             keys = sorted(need, key=lambda k: len(need[k]))
-            future = self._pool().submit(self.library.embed_model.get_text_embedding_batch,
-                                         [need[k] for k in keys]) if keys else None
-            job = (pending, vectors, keys, future)
-        previous, self._in_flight = self._in_flight, job
-        if previous is not None:
-            self._finish(*previous)
-        if wait and self._in_flight is not None:
-            current, self._in_flight = self._in_flight, None
-            self._finish(*current)
-
-    def _pool(self):
-        if self._executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        return self._executor
-
-    def _finish(self, pending: list[dict], vectors: dict, keys: list[str], future) -> None:
-        ok = [p for p in pending if p["res"].status != "failed"]
-        try:
-            if future is not None:
-                vectors.update(zip(keys, future.result()))
-            self._add_vectors(ok, vectors)  # one Chroma call for the whole job
+            if keys:
+                vectors.update(zip(keys, embed_documents(self.library.embed_model, [need[k] for k in keys])))
+            if after_embedding is not None:
+                after_embedding()
+                after_embedding = None
+            self._add_vectors(ok, vectors)
         except Exception as exc:  # noqa: BLE001 - the encoder or the store failed for this job
             log.exception("embedding or storing vectors failed")
             for p in ok:
                 p["res"].status = "failed"
                 p["res"].error = (f"cannot ingest {p['path']}: embedding or storing its vectors failed ({exc}); "
                                   "check the embedding and store settings (`radguide config`) and ingest again")
+            if after_embedding is not None:
+                after_embedding()
             return
         new = set(keys)
         for p in ok:
@@ -212,10 +199,7 @@ class Ingestor:
                              p["chunks"], p["older"])
 
     def close(self) -> None:
-        self.flush(wait=True)
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        self.flush()
 
     def _ingest(self, path: Path, res: DocResult) -> None:
         from ingest.parse import parse_file
@@ -228,11 +212,10 @@ class Ingestor:
             if size > self.limits.max_file_mb * 1024 * 1024:
                 raise DocumentError(path, f"the file is {size / 1e6:.0f} MB, over the {self.limits.max_file_mb} MB "
                                           "limit", "split it or raise ingest.max_file_mb")
-            data = path.read_bytes()
+            sha = self.file_shas.pop(path, None) or sha256_file(path)
         except OSError as exc:
             raise DocumentError(path, f"the file cannot be read ({exc.strerror})",
                                 "check its permissions and try again") from exc
-        sha = sha256_bytes(data)
         if sha in self._run_shas:
             res.status = "unchanged"
             res.warnings.append(f"{path.name} is a duplicate of {self._run_shas[sha]} in this run; skipped")
@@ -248,9 +231,15 @@ class Ingestor:
                                     "the current version stays")
             return
 
+        doc = None
         ahead = self.parsed_ahead.pop(path, None)
-        doc = ahead.result() if ahead is not None else parse_file(
-            path, max_bytes=self.limits.max_file_mb * 1024 * 1024, max_pages=self.limits.max_pages)
+        if ahead is not None:
+            try:
+                doc = ahead.result()
+            except BrokenProcessPool:
+                log.warning("the parsing helper process stopped; parsing %s here", path)
+        if doc is None:
+            doc = parse_file(path, max_bytes=self.limits.max_file_mb * 1024 * 1024, max_pages=self.limits.max_pages)
         doc.source = path.name
         doc_id = self.explicit_doc_id or slugify(doc.title)
         label = doc.version or f"sha256:{sha[:12]}"
@@ -260,7 +249,7 @@ class Ingestor:
         res.warnings.extend(doc.warnings)
 
         if any(p["doc_id"] == doc_id for p in self._pending):
-            self.flush(wait=True)  # another version of this document is queued: settle it first
+            self.flush()  # another version of this document is queued: settle it first
         current = self.db.current_version(doc_id)
         older = False
         if current is None:
@@ -338,23 +327,32 @@ class Ingestor:
 
 def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, doc_id: str | None = None,
                  progress: bool | None = None) -> dict:
-    """Ingest files and folders; returns the JSON report."""
+    """Ingest files and folders; returns the JSON report.
+
+    Files go in rounds of WAVE_FILES: parse the round (in helper processes when the ingest is
+    large), then embed, store and commit it."""
     files, failed = discover([Path(p) for p in paths])
     results: list[DocResult] = list(failed)
     ingestor = Ingestor(library, dry_run=dry_run, doc_id=doc_id)
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
-    with ingest_lock(library), _parse_ahead(ingestor, files) as prefetch:
-        for i, f in enumerate(tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2,
-                                   file=sys.stderr)):
-            prefetch(i + PARSE_AHEAD)
-            results.append(ingestor.ingest_file(f))
-        ingestor.close()
+    with ingest_lock(library), _parse_pool(files) as pool, \
+            tqdm(total=len(files), desc="ingest", unit="file", disable=not show or len(files) < 2,
+                 file=sys.stderr) as bar:
+        waves = [files[s:s + WAVE_FILES] for s in range(0, len(files), WAVE_FILES)]
+        if pool is not None and waves:
+            _submit_parses(ingestor, pool, waves[0])
+        for i, wave in enumerate(waves):
+            for f in wave:
+                results.append(ingestor.ingest_file(f))
+                bar.update()
+            nxt = waves[i + 1] if pool is not None and i + 1 < len(waves) else None
+            ingestor.flush(after_embedding=(lambda w=nxt: _submit_parses(ingestor, pool, w)) if nxt else None)
     return report(results, dry_run=dry_run)
 
 
-PARSE_AHEAD = 4  # files parsed ahead of the one being ingested
+WAVE_FILES = 128  # files parsed before their chunks are embedded together
 PARSE_PROCESS_MIN_FILES = 8  # below this a helper process costs more than it saves
 
 
@@ -364,38 +362,51 @@ def _parse_job(path: Path, max_bytes: int, max_pages: int):
     return parse_file(path, max_bytes=max_bytes, max_pages=max_pages)
 
 
+def _can_spawn() -> bool:
+    """A spawned helper re-imports the main script; an interactive or stdin session has none."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    file = getattr(main, "__file__", None)
+    return spec is not None or (file is not None and Path(file).is_file())
+
+
 @contextmanager
-def _parse_ahead(ingestor: "Ingestor", files: list[Path]):
-    """For large ingests, parse upcoming files in a helper process: pypdf is pure Python, and in
-    a thread it would fight the encoder for the GIL. Unchanged files (known content hash) are not
-    parsed at all; results and errors come back through the future."""
-    if len(files) < PARSE_PROCESS_MIN_FILES or ingestor.dry_run:
-        yield lambda i: None
+def _parse_pool(files: list[Path]):
+    """Helper processes for parsing a large ingest: pypdf is pure Python, so one process per core
+    parses a round of files in a fraction of the time one would."""
+    if len(files) < PARSE_PROCESS_MIN_FILES or not _can_spawn():
+        yield None
         return
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
-    limits = ingestor.limits
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    submitted = -1
-
-    def prefetch(upto: int) -> None:
-        nonlocal submitted
-        while submitted < min(upto, len(files) - 1):
-            submitted += 1
-            f = files[submitted]
-            try:
-                if f.suffix.lower() not in SUPPORTED or ingestor.db.version_by_sha(sha256_file(f)) is not None:
-                    continue
-            except OSError:
-                continue  # the main loop reports unreadable files
-            ingestor.parsed_ahead[f] = pool.submit(_parse_job, f, limits.max_file_mb * 1024 * 1024, limits.max_pages)
-
+    workers = max(1, min(len(os.sched_getaffinity(0)), 4))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        yield prefetch
+        yield pool
     finally:
         pool.shutdown(cancel_futures=True)
 
+
+def _submit_parses(ingestor: "Ingestor", pool, wave: list[Path]) -> None:
+    """Send the round's files to the helpers; files whose content is already stored are not parsed.
+    Results and errors come back through the futures; unreadable files are left to the main loop."""
+    limits = ingestor.limits
+    for f in wave:
+        try:
+            if f.suffix.lower() not in SUPPORTED:
+                continue
+            sha = sha256_file(f)
+        except OSError:
+            continue
+        ingestor.file_shas[f] = sha
+        if ingestor.db.version_by_sha(sha) is None:
+            try:
+                ingestor.parsed_ahead[f] = pool.submit(_parse_job, f, limits.max_file_mb * 1024 * 1024,
+                                                       limits.max_pages)
+            except BrokenProcessPool:
+                return  # a helper died; the main loop parses the rest itself
 
 
 def report(results: list[DocResult], dry_run: bool = False) -> dict:

@@ -49,42 +49,69 @@ def _synthetic_library(folder: Path, n_topics: int) -> Path:
     return folder
 
 
-def bench_ingest(name: str, corpus: Path) -> dict:
+def _warm_up(encode) -> None:
+    """The first encodes of each padded length run slower (allocator, kernel choice); both the
+    pipeline's encoder and the raw one get the same warm-up before their clocks start."""
+    encode([("lorem ipsum dolor sit amet " * k)[: k * 30] for k in (2, 8, 24, 64) for _ in range(32)])
+
+
+def bench_ingest(name: str, corpus: Path, rounds: int) -> dict:
+    """Whole-pipeline ingest against the raw encode of the same texts, in alternating rounds
+    (ingest, encode, ingest, encode, ...) so that slow and fast spells of a shared machine fall
+    on both sides; the ratio is total ingest time over total raw encode time."""
     from sentence_transformers import SentenceTransformer
 
+    from assistant.backends import embed_documents
     from assistant.library import Library
+    from assistant.models import embedding_dir
     from assistant.settings import load_settings
     from ingest.pipeline import ingest_paths
 
-    home = Path(tempfile.mkdtemp(prefix=f"radguide-bench-{name}-"))
-    lib = Library(load_settings(home=home))
-    lib.embed_model, lib.vector_store  # noqa: B018 - load both before the clock starts, as the baseline does
+    def fresh_library() -> Library:
+        lib = Library(load_settings(home=Path(tempfile.mkdtemp(prefix=f"radguide-bench-{name}-"))))
+        lib.vector_store  # noqa: B018 - opened before the clock starts, as the raw encoder is loaded
+        return lib
+
+    lib = fresh_library()
+    embed_model = lib.embed_model
+    _warm_up(lambda t: embed_documents(embed_model, t))
+    cfg = lib.settings.embedding
+    model = SentenceTransformer(str(cfg.model_path or embedding_dir()), device="cpu")
+    model.max_seq_length = cfg.max_seq_length
+    _warm_up(lambda t: model.encode(t, batch_size=cfg.batch_size))
+
+    ingest_times, raw_times = [], []
+    first_lib = rep = texts = None
+    for r in range(rounds):
+        if r:
+            lib = fresh_library()
+            lib.embed_model = embed_model  # the same loaded model, not a second copy
+        t0 = time.perf_counter()
+        rep_r = ingest_paths(lib, [corpus], progress=False)
+        ingest_times.append(time.perf_counter() - t0)
+        assert rep_r["failed"] == 0, [d["error"] for d in rep_r["documents"] if d["error"]]
+        if r == 0:
+            first_lib, rep = lib, rep_r
+            texts = [row["embed_text"] for row in lib.db.chunks(lib.current_version_ids())]
+        t0 = time.perf_counter()
+        model.encode(texts, batch_size=cfg.batch_size, normalize_embeddings=True)
+        raw_times.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    rep = ingest_paths(lib, [corpus], progress=False)
-    first = time.perf_counter() - t0
-    assert rep["failed"] == 0, [d["error"] for d in rep["documents"] if d["error"]]
-
-    t0 = time.perf_counter()
-    rep2 = ingest_paths(lib, [corpus], progress=False)
+    rep2 = ingest_paths(first_lib, [corpus], progress=False)
     again = time.perf_counter() - t0
     assert rep2["unchanged"] == rep["added"]
 
-    texts = [r["embed_text"] for r in lib.db.chunks(lib.current_version_ids())]
+    first, raw = statistics.mean(ingest_times), statistics.mean(raw_times)
+    ratio = sum(ingest_times) / sum(raw_times)
     pages = sum(d["pages"] for d in rep["documents"])
-    model = SentenceTransformer(str(lib.settings.embedding.model_path or
-                                    __import__("assistant.models", fromlist=["x"]).embedding_dir()), device="cpu")
-    model.max_seq_length = lib.settings.embedding.max_seq_length
-    model.encode(texts[:8], batch_size=32)  # warm-up, as the pipeline's model was
-    t0 = time.perf_counter()
-    model.encode(texts, batch_size=lib.settings.embedding.batch_size, normalize_embeddings=True)
-    raw = time.perf_counter() - t0
     return {
-        "library": name, "documents": rep["added"], "pages": pages, "chunks": len(texts),
+        "library": name, "documents": rep["added"], "pages": pages, "chunks": len(texts), "rounds": rounds,
         "ingest_s": round(first, 2), "pages_per_s": round(pages / first, 1), "chunks_per_s": round(len(texts) / first, 1),
-        "raw_encode_s": round(raw, 2), "ingest_vs_raw_encode": round(first / raw, 3),
+        "raw_encode_s": round(raw, 2), "ingest_vs_raw_encode": round(ratio, 3),
+        "ingest_vs_raw_encode_by_round": [round(i / w, 3) for i, w in zip(ingest_times, raw_times)],
         "reingest_s": round(again, 3), "reingest_vs_first": round(again / first, 4),
-        "targets_met": {"ingest_vs_raw_encode<=1.3": first / raw <= 1.3, "reingest<5%": again / first < 0.05},
+        "targets_met": {"ingest_vs_raw_encode<=1.3": ratio <= 1.3, "reingest<5%": again / first < 0.05},
     }
 
 
@@ -131,16 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--topics", type=int, default=200, help="synthetic library size")
     ap.add_argument("--questions", type=int, default=12, help="questions for the answering benchmark")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating ingest/encode rounds per library "
+                    "(the sample library gets twice as many)")
     ap.add_argument("--skip-answer", action="store_true")
     args = ap.parse_args(argv)
     results: dict = {"ingest": []}
-    results["ingest"].append(bench_ingest("sample", REPO / "corpora" / "sample"))
+    results["ingest"].append(bench_ingest("sample", REPO / "corpora" / "sample", args.rounds * 2))
     print(json.dumps(results["ingest"][-1]), flush=True)
     with tempfile.TemporaryDirectory(prefix="radguide-synthetic-") as tmp:
         t0 = time.perf_counter()
         _synthetic_library(Path(tmp), args.topics)
         print(f"synthetic library of {args.topics} topics generated in {time.perf_counter() - t0:.0f}s", flush=True)
-        results["ingest"].append(bench_ingest(f"synthetic-{args.topics}", Path(tmp)))
+        results["ingest"].append(bench_ingest(f"synthetic-{args.topics}", Path(tmp), args.rounds))
         print(json.dumps(results["ingest"][-1]), flush=True)
     if not args.skip_answer:
         results["answer"] = bench_answer(args.questions)
@@ -159,7 +188,8 @@ def render(r: dict) -> str:
     for i in r["ingest"]:
         lines.append(f"{i['library']:16}{i['documents']:>6}{i['pages']:>7}{i['chunks']:>8}{i['pages_per_s']:>9}"
                      f"{i['chunks_per_s']:>10}{i['ingest_s']:>10}{i['raw_encode_s']:>11}"
-                     f"{i['ingest_vs_raw_encode']:>7}{i['reingest_vs_first'] * 100:>10.2f}%")
+                     f"{i['ingest_vs_raw_encode']:>7}{i['reingest_vs_first'] * 100:>10.2f}%"
+                     f"   rounds {min(i['ingest_vs_raw_encode_by_round'])}-{max(i['ingest_vs_raw_encode_by_round'])}")
     if "answer" in r:
         a = r["answer"]
         lines.append(f"answering ({a['questions']} questions, {a['model']}): retrieval p50 {a['retrieval_ms_p50']} ms "

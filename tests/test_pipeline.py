@@ -272,3 +272,44 @@ def test_enormous_pdf_is_ingested_by_page(tmp_path):
     assert d["status"] == "added" and d["pages"] == 300 and d["chunks"] >= 300
     vid = lib.db.current_version(d["doc_id"])["version_id"]
     assert "Protocol paragraph 287" in lib.db.page_text(vid, 287)
+
+
+def _library_contents(home: Path) -> tuple:
+    lib = _lib(home)
+    vids = lib.current_version_ids()
+    chunks = sorted((c["chunk_id"], c["embed_text"]) for c in lib.db.chunks(vids))
+    rows = sorted((vid, v.number, tuple((r.procedure, r.category, r.rating, r.rrl, r.page) for r in v.rows))
+                  for vid in vids for v in lib.db.variants(vid))
+    stored = lib.vector_store.client.get(ids=[c[0] for c in chunks], include=[])["ids"]
+    return sorted(vids), chunks, rows, len(stored)
+
+
+def test_rounds_with_parsing_helpers_build_the_same_library(sample_home, tmp_path, monkeypatch):
+    """Many small rounds, parsed in helper processes, store exactly what one inline round does."""
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "WAVE_FILES", 3)
+    submitted: list[int] = []
+    real_submit = pipeline._submit_parses
+    monkeypatch.setattr(pipeline, "_submit_parses", lambda ing, pool, wave: (submitted.append(len(wave)),
+                                                                             real_submit(ing, pool, wave)))
+    report = ingest_paths(_lib(tmp_path / "home"), [SAMPLE], progress=False)
+    assert report["failed"] == 0 and report["added"] == 11
+    assert submitted == [3, 3, 3, 2]  # every round went to the helpers, the next one while the previous stored
+    ours, reference = _library_contents(tmp_path / "home"), _library_contents(sample_home)
+    assert ours == reference and ours[3] == len(ours[1])
+
+
+def _die_in_helper(*_args):
+    os._exit(3)
+
+
+def test_a_dead_parsing_helper_falls_back_to_parsing_in_process(tmp_path, monkeypatch, caplog):
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "WAVE_FILES", 4)
+    monkeypatch.setattr(pipeline, "_parse_job", _die_in_helper)
+    report = ingest_paths(_lib(tmp_path / "home"), [SAMPLE], progress=False)
+    assert report["failed"] == 0 and report["added"] == 11
+    assert all(d["chunks"] > 0 and d["variants"] >= 3 for d in report["documents"])
+    assert "the parsing helper process stopped" in caplog.text
