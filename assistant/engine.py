@@ -127,6 +127,10 @@ class Engine:
         cfg = self.settings.retrieval
         if not ret.hits or lexicon.out_of_scope(ret.question):
             return False
+        if lexicon.side_conflict(ret.question, ret.hits[0].title):
+            return False  # "left lower quadrant pain" is not covered by "Right Lower Quadrant Pain"
+        if ret.best_dense >= cfg.decisive_dense_score:
+            return True
         if ret.coverage < cfg.min_coverage or ret.best_dense < cfg.min_dense_score:
             return False
         return ret.coverage >= cfg.confident_coverage or ret.best_dense >= cfg.confident_dense_score

@@ -70,6 +70,28 @@ ABBREVIATIONS: dict[str, str] = {
     "transplant": "immunosuppression", "chemo": "chemotherapy cancer immunosuppression",
     "elevated": "elevated positive", "raised": "elevated positive",
     "pcs": "post concussion", "concussion": "concussion mild head trauma", "gravida": "pregnant",
+    # Clinicians' words for what guideline scenarios name otherwise.
+    "gestation": "pregnant", "gestational": "pregnant", "trimester": "pregnant", "antenatal": "pregnant",
+    "prenatal": "pregnant", "obstetric": "pregnant", "postpartum": "postpartum",
+    "dcis": "ductal carcinoma in situ personal history of breast cancer",
+    "lcis": "lobular carcinoma in situ lobular neoplasia", "adh": "atypical ductal hyperplasia",
+    "lumpectomy": "personal history of breast cancer", "mastectomy": "personal history of breast cancer",
+    "amaurosis": "transient ischemic attack vision loss", "fugax": "transient",
+    "dysarthria": "focal neurologic deficit stroke", "droop": "focal neurologic deficit stroke",
+    "hemianopia": "focal neurologic deficit stroke", "ataxia": "neurologic deficit",
+    "discitis": "infection discitis", "osteomyelitis": "infection osteomyelitis", "abscess": "infection abscess",
+    "sepsis": "infection", "septic": "infection", "febrile": "fever",
+    "memory": "cognitive", "confusion": "cognitive altered mental status", "confused": "cognitive altered mental status",
+    "dementia": "cognitive", "forgetful": "cognitive",
+    "longstanding": "chronic", "long-standing": "chronic", "unchanged": "stable no new features",
+    "migraines": "migraine", "dyspnea": "shortness of breath dyspnea", "breathless": "shortness of breath dyspnea",
+    "breathlessness": "shortness of breath dyspnea", "physiotherapy": "medical management",
+    "conservative": "medical management", "surgical": "surgery", "operative": "surgery",
+    "ex-smoker": "smoking", "smoked": "smoking", "smoking": "smoking", "blood": "blood hematuria",
+    "urine": "urine urinary", "bloody": "gross hematuria", "painless": "painless",
+    "periumbilical": "abdomen abdominal", "umbilical": "abdomen abdominal", "belly": "abdomen abdominal",
+    "tummy": "abdomen abdominal", "stomach": "abdomen abdominal", "groin": "groin flank",
+    "mammography": "mammography", "tomosynthesis": "tomosynthesis",
 }
 CASE_SENSITIVE = {"US": "us ultrasound", "PE": "pulmonary embolism", "CT": "ct", "MS": "multiple sclerosis"}
 
@@ -175,6 +197,8 @@ def content_groups(question: str) -> list[set[str]]:
         low = tok.lower()
         if low in STOPWORDS or any(ch.isdigit() for ch in low) or len(low) < 2 or low in GENERIC:
             continue
+        if low not in ABBREVIATIONS and all(p in STOPWORDS or p in GENERIC for p in re.split(r"[/-]", low) if p):
+            continue  # "right-sided", "follow-up": nothing a topic is named by
         words = [low] + (ABBREVIATIONS.get(low, "") or CASE_SENSITIVE.get(tok, "")).split()
         stems = set(tokens(" ".join(words)))
         if stems:
@@ -185,10 +209,25 @@ def content_groups(question: str) -> list[set[str]]:
 # Words that ask about imaging in general without naming a topic.
 GENERIC = set("""suspected suspect new known history hx pain acute chronic adult child woman man male female
     year years old yo age aged weeks week hours month months day days ago since after before next initial
-    further then also still non just like ok okay yes thanks thank which whats what's skip""".split())
+    further then also still non just like ok okay yes thanks thank which whats what's skip
+    concern concerned concerning concerns worry worried worrying query querying possible possibly probable
+    likely persisting persistent persists ongoing considering consider considered prior previous previously
+    started starting start began sided side user users role help advice presenting presents presented
+    complains complaining having has had despite because due""".split())
 
 
 _NEGATION = re.compile(r"(?:\bnot|\bno|\bnon|\bwithout|\bnegative for)[\s-]+$")
+
+
+_SIDE = re.compile(r"\b(left|right)\b")
+
+
+def side_conflict(question: str, title: str) -> bool:
+    """The question names one side and a sided topic title only the other ("left lower quadrant
+    pain" against "Right Lower Quadrant Pain")."""
+    q_sides = set(_SIDE.findall(expand(question).lower()))
+    t_sides = set(_SIDE.findall(title.lower()))
+    return bool(q_sides and t_sides and not q_sides & t_sides)
 
 
 def qualifiers(text: str) -> set[str]:

@@ -114,6 +114,9 @@ class RetrievalSettings(Section):
         "must reach this cosine similarity.")
     confident_coverage: float = Field(
         0.75, description="Evidence gate: coverage at which min_dense_score alone suffices.")
+    decisive_dense_score: float = Field(
+        0.65, description="Evidence gate: cosine similarity at which the best passage alone shows the "
+        "question is covered, whatever the word coverage (clinicians' own words for a scenario).")
     include_superseded: bool = Field(
         False, description="Search superseded document versions too."
     )
