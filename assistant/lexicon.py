@@ -122,14 +122,17 @@ QUALIFIERS: dict[str, str] = {
     "chronic": r"\bchronic",
     "acute": r"\bacute|\bsudden|\bthunderclap",
     "dense": r"\bdense breast|\bheterogeneously dense|\bextremely dense",
+    "gross_hematuria": r"\bgross\b|\bvisible hematuria|\bfrank (blood|hematuria)|\bbloody urine",
+    "microscopic_hematuria": r"\bmicroscopic\b|\bmicro-?hematuria|\bnon-?visible hematuria|\bdipstick",
     "average_risk": r"\baverage[ -]risk",
 }
 # Groups where a scenario stating it and a question silent about it is a mismatch.
 DISCRIMINATING = {"pregnant", "child", "older", "followup", "next", "high_risk", "low_risk", "intermediate",
-                  "red_flags", "dense"}
+                  "red_flags", "dense", "gross_hematuria", "microscopic_hematuria"}
 CONFLICTS = {("child", "adult"), ("adult", "child"), ("pregnant", "child"), ("high_risk", "low_risk"),
              ("low_risk", "high_risk"), ("high_risk", "average_risk"), ("average_risk", "high_risk"),
-             ("older", "child"), ("chronic", "acute"), ("acute", "chronic")}
+             ("older", "child"), ("chronic", "acute"), ("acute", "chronic"),
+             ("gross_hematuria", "microscopic_hematuria"), ("microscopic_hematuria", "gross_hematuria")}
 
 _AGE = re.compile(r"\b(\d{1,3})\s*[- ]?\s*(yo|y/o|y\.o\.|yrs?|years?[- ]old|year[- ]old|yr[- ]old|-year-old|mo|months?[- ]old)\b", re.I)
 _AGE_SEX = re.compile(r"\b(\d{1,3})\s?(m|f|male|female|man|woman|boy|girl)\b", re.I)
@@ -162,6 +165,12 @@ def expand(text: str) -> str:
         extra.append("imaging indicated by clinical decision rules")
     if re.search(r"\brules?\s*(?:is\s*)?(negative|-|not met)|\bdoes not meet (the )?(\w+ )?(criteria|rule)", text, re.I):
         extra.append("imaging not indicated by clinical decision rules")
+    # Bedside phrasing of results that scenarios state formally.
+    if re.search(r"\bst[ -](elevation|depression|changes?)|\bischemic (ecg|ekg)|\bt[ -]wave inversion", text, re.I):
+        extra.append("ischemic ecg changes acute coronary syndrome")
+    if re.search(r"\b(trop(onin)?s?\s*(up|raised|rising|elevated|positive|\+))|\b(positive|raised|elevated|rising) trop", text,
+                 re.I):
+        extra.append("elevated troponin")
     # "?appendicitis" and "query appendicitis" mean suspected appendicitis.
     text = re.sub(r"\?\s*(?=\w)", " suspected ", text)
     text = re.sub(r"\b(query|possible|likely|concern for|worried about|rule out)\b", " suspected ", text, flags=re.I)

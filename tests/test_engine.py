@@ -254,6 +254,8 @@ def test_clinicians_own_words_reach_the_right_variant_and_the_other_side_is_refu
         ("shortness of breath at 32 weeks gestation, ?PE, what imaging", "Suspected Pulmonary Embolism", 4),
         ("right-sided weakness and aphasia started 2 hours ago, imaging?", "Cerebrovascular Disease", 1),
         ("memory problems months after a concussion, what imaging", "Head Trauma", 4),
+        ("painless gross hematuria in a 65 year old smoker", "Hematuria", 2),
+        ("65M crushing chest pain, ST elevation, troponin up — imaging role", "Acute Chest Pain", 3),
     ]:
         r = engine.ask(q)
         assert r["refused"] is False, (q, r["gate"])
