@@ -160,12 +160,7 @@ def embed_documents(embed_model: "BaseEmbedding", texts: list[str]) -> list[list
     one sentence-transformers call per piece; the per-call cost shows on a large ingest. The
     embedding's own _get_text_embeddings (the method each llama-index embedding implements for
     batches) hands the whole list to the encoder, which batches it itself."""
-    if not texts:
-        return []
-    batch = getattr(embed_model, "_get_text_embeddings", None)
-    if batch is None:  # pragma: no cover - every llama-index BaseEmbedding has it
-        return embed_model.get_text_embedding_batch(texts)
-    return batch(texts)
+    return embed_model._get_text_embeddings(texts) if texts else []
 
 
 def embedding_fingerprint(settings: Settings, chunker_version: str) -> str:

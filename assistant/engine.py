@@ -127,7 +127,7 @@ class Engine:
         cfg = self.settings.retrieval
         if not ret.hits or lexicon.out_of_scope(ret.question):
             return False
-        if lexicon.side_conflict(ret.question, ret.hits[0].title):
+        if lexicon.side_conflict(ret.expanded, ret.hits[0].title):
             return False  # "left lower quadrant pain" is not covered by "Right Lower Quadrant Pain"
         if ret.best_dense >= cfg.decisive_dense_score:
             return True

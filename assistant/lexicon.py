@@ -231,10 +231,10 @@ _NEGATION = re.compile(r"(?:\bnot|\bno|\bnon|\bwithout|\bnegative for)[\s-]+$")
 _SIDE = re.compile(r"\b(left|right)\b")
 
 
-def side_conflict(question: str, title: str) -> bool:
-    """The question names one side and a sided topic title only the other ("left lower quadrant
-    pain" against "Right Lower Quadrant Pain")."""
-    q_sides = set(_SIDE.findall(expand(question).lower()))
+def side_conflict(expanded_question: str, title: str) -> bool:
+    """The question (as expand() gives it) names one side and a sided topic title only the other
+    ("LLQ pain" against "Right Lower Quadrant Pain")."""
+    q_sides = set(_SIDE.findall(expanded_question.lower()))
     t_sides = set(_SIDE.findall(title.lower()))
     return bool(q_sides and t_sides and not q_sides & t_sides)
 

@@ -16,6 +16,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -162,44 +163,46 @@ class Ingestor:
         after_embedding() runs once the encoder is done, before storing: the next round's parsing
         starts there, so it overlaps the store and commit work instead of the encoder."""
         pending, self._pending = self._pending, []
-        if not pending:
-            if after_embedding is not None:
-                after_embedding()
-            return
         vectors: dict[str, list[float]] = {}
-        ok = pending
+        new: set[str] = set()
+        error: Exception | None = None
         try:
-            self._todo(pending, vectors)
-            need: dict[str, str] = {}
+            if pending:
+                new = self._embed(pending, vectors)
+        except Exception as exc:  # noqa: BLE001 - reported per document below
+            error = exc
+        if after_embedding is not None:
+            after_embedding()
+        if pending and error is None:
+            try:
+                self._add_vectors(pending, vectors)  # one Chroma call for the whole job
+            except Exception as exc:  # noqa: BLE001 - reported per document below
+                error = exc
+        if error is not None:
+            log.error("embedding or storing vectors failed", exc_info=error)
             for p in pending:
-                for c in p["todo"]:
-                    if c["text_hash"] not in vectors:
-                        need.setdefault(c["text_hash"], c["embed_text"])
-            keys = sorted(need, key=lambda k: len(need[k]))
-            if keys:
-                vectors.update(zip(keys, embed_documents(self.library.embed_model, [need[k] for k in keys])))
-            if after_embedding is not None:
-                after_embedding()
-                after_embedding = None
-            self._add_vectors(ok, vectors)
-        except Exception as exc:  # noqa: BLE001 - the encoder or the store failed for this job
-            log.exception("embedding or storing vectors failed")
-            for p in ok:
                 p["res"].status = "failed"
-                p["res"].error = (f"cannot ingest {p['path']}: embedding or storing its vectors failed ({exc}); "
+                p["res"].error = (f"cannot ingest {p['path']}: embedding or storing its vectors failed ({error}); "
                                   "check the embedding and store settings (`radguide config`) and ingest again")
-            if after_embedding is not None:
-                after_embedding()
             return
-        new = set(keys)
-        for p in ok:
+        for p in pending:
             with _one_file(p["path"], p["res"]):
                 p["res"].embedded = sum(1 for c in p["todo"] if c["text_hash"] in new)
                 self._commit(p["doc"], p["doc_id"], p["version_id"], p["label"], p["sha"], p["path"],
                              p["chunks"], p["older"])
 
-    def close(self) -> None:
-        self.flush()
+    def _embed(self, pending: list[dict], vectors: dict[str, list[float]]) -> set[str]:
+        """Vectors for every chunk the job needs; returns the text hashes embedded now."""
+        self._todo(pending, vectors)
+        need: dict[str, str] = {}
+        for p in pending:
+            for c in p["todo"]:
+                if c["text_hash"] not in vectors:
+                    need.setdefault(c["text_hash"], c["embed_text"])
+        keys = sorted(need, key=lambda k: len(need[k]))
+        if keys:
+            vectors.update(zip(keys, embed_documents(self.library.embed_model, [need[k] for k in keys])))
+        return set(keys)
 
     def _ingest(self, path: Path, res: DocResult) -> None:
         from ingest.parse import parse_file
@@ -348,7 +351,7 @@ def ingest_paths(library: Library, paths: list[Path], *, dry_run: bool = False, 
                 results.append(ingestor.ingest_file(f))
                 bar.update()
             nxt = waves[i + 1] if pool is not None and i + 1 < len(waves) else None
-            ingestor.flush(after_embedding=(lambda w=nxt: _submit_parses(ingestor, pool, w)) if nxt else None)
+            ingestor.flush(after_embedding=partial(_submit_parses, ingestor, pool, nxt) if nxt else None)
     return report(results, dry_run=dry_run)
 
 

@@ -266,9 +266,9 @@ def test_clinicians_own_words_reach_the_right_variant_and_the_other_side_is_refu
 
 
 def test_side_conflict_only_for_sided_titles():
-    from assistant.lexicon import side_conflict
+    from assistant.lexicon import expand, side_conflict
 
-    assert side_conflict("LLQ pain, ?diverticulitis", "Right Lower Quadrant Pain")
-    assert not side_conflict("RLQ pain in pregnancy", "Right Lower Quadrant Pain")
-    assert not side_conflict("left flank pain, ?stone", "Acute Onset Flank Pain–Suspicion of Stone Disease")
-    assert not side_conflict("right and left knee pain", "Right Lower Quadrant Pain")
+    assert side_conflict(expand("LLQ pain, ?diverticulitis"), "Right Lower Quadrant Pain")
+    assert not side_conflict(expand("RLQ pain in pregnancy"), "Right Lower Quadrant Pain")
+    assert not side_conflict(expand("left flank pain, ?stone"), "Acute Onset Flank Pain–Suspicion of Stone Disease")
+    assert not side_conflict(expand("right and left knee pain"), "Right Lower Quadrant Pain")

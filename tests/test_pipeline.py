@@ -313,3 +313,20 @@ def test_a_dead_parsing_helper_falls_back_to_parsing_in_process(tmp_path, monkey
     assert report["failed"] == 0 and report["added"] == 11
     assert all(d["chunks"] > 0 and d["variants"] >= 3 for d in report["documents"])
     assert "the parsing helper process stopped" in caplog.text
+
+
+def test_a_failing_vector_store_fails_the_job_clearly_and_commits_nothing(sample_copy, tmp_path, monkeypatch):
+    from ingest import pipeline
+
+    def broken_store(self, pending, vectors):
+        raise RuntimeError("store unreachable")
+
+    monkeypatch.setattr(pipeline.Ingestor, "_add_vectors", broken_store)
+    lib = _lib(sample_copy)
+    before = {v["version_id"] for v in lib.db.versions(include_superseded=True)}
+    rep = ingest_paths(lib, [RLQ_2019], progress=False)
+    (d,) = rep["documents"]
+    assert rep["failed"] == 1 and d["status"] == "failed"
+    assert "embedding or storing its vectors failed (store unreachable)" in d["error"]
+    assert {v["version_id"] for v in lib.db.versions(include_superseded=True)} == before
+    assert lib.db.current_version("right-lower-quadrant-pain")["version"] == "Revised 2023"
